@@ -1,0 +1,110 @@
+// The one metadata interface. Callers above meta/ never know which engine
+// (SQLite now, PostgreSQL next) they talk to: open_meta() picks it from the URL.
+//
+// Every method is synchronous and may block on the database; call it only from
+// a detached actor or a thread outside the CAF scheduler (see actors/meta_actor).
+// Every method that changes visible state runs as exactly ONE transaction.
+// Errors come back as Status{errno, message}: ENOENT, EEXIST, ENOTEMPTY,
+// ENOTDIR, EISDIR, EINVAL, ENAMETOOLONG, EIO (database failure; message says why).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "meta/types.hpp"
+#include "util/result.hpp"
+
+namespace s3l::meta {
+
+class Meta {
+ public:
+  virtual ~Meta() = default;
+
+  // ---- volume ------------------------------------------------------------
+  // Creates the schema if needed and writes the settings plus the root inode
+  // (mode 0777|S_IFDIR owned by uid/gid given). EEXIST if already formatted
+  // and !force; with force the old content is dropped.
+  virtual Status format(const VolumeSettings& s, uint32_t root_uid, uint32_t root_gid,
+                        bool force) = 0;
+  // ENODATA (with a clear message) if the database holds no formatted volume;
+  // EPROTO if its schema version is newer than this binary understands.
+  virtual Result<VolumeSettings> load_settings() = 0;
+
+  // ---- sessions (each mount is one) -----------------------------------------
+  virtual Result<uint64_t> register_session(const SessionInfo& info) = 0;
+  virtual Status heartbeat(uint64_t session, int64_t now_ns) = 0;
+  // Clean end of a session: purges its orphan inodes and pending slices
+  // (their blocks go to the dead-block queue), then deletes the session row.
+  virtual Status close_session(uint64_t session) = 0;
+  virtual Result<std::vector<SessionInfo>> list_sessions() = 0;
+
+  // ---- namespace -----------------------------------------------------------
+  virtual Result<Attr> lookup(uint64_t parent, const std::string& name) = 0;
+  virtual Result<Attr> getattr(uint64_t ino) = 0;
+  virtual Result<Attr> setattr(uint64_t ino, const SetAttr& a) = 0;
+  // Creates an inode of any type (regular, dir, symlink, fifo, socket, device)
+  // and its entry. mode includes the type bits. For S_IFLNK `target` is stored.
+  // Directories start with nlink 2 and bump the parent's nlink.
+  virtual Result<Attr> mknod(uint64_t parent, const std::string& name, uint32_t mode,
+                             uint32_t uid, uint32_t gid, uint64_t rdev,
+                             const std::string& target, int64_t now_ns) = 0;
+  virtual Result<Attr> link(uint64_t ino, uint64_t new_parent, const std::string& name,
+                            int64_t now_ns) = 0;
+  // Removes a non-directory entry. If the inode's nlink drops to 0 it becomes an
+  // orphan held by `session` (recorded in the `orphans` table): its data stays
+  // until purge() is called (after the last close) or the session ends.
+  virtual Result<UnlinkResult> unlink(uint64_t parent, const std::string& name,
+                                      uint64_t session, int64_t now_ns) = 0;
+  virtual Status rmdir(uint64_t parent, const std::string& name, int64_t now_ns) = 0;
+  // POSIX rename; flags from RenameFlags. A replaced non-directory whose nlink
+  // drops to 0 becomes an orphan of `session` exactly like unlink.
+  virtual Result<RenameResult> rename(uint64_t parent, const std::string& name,
+                                      uint64_t new_parent, const std::string& new_name,
+                                      uint32_t flags, uint64_t session, int64_t now_ns) = 0;
+  virtual Result<std::string> readlink(uint64_t ino) = 0;
+  // All entries of a directory, ordered by name, without "." and "..".
+  virtual Result<std::vector<Entry>> readdir(uint64_t ino) = 0;
+  virtual Result<FsStats> statfs() = 0;
+  // Frees an inode whose nlink is 0: deletes its slices (blocks whose refcount
+  // reaches 0 go to the dead-block queue), its row and its orphan record.
+  // A no-op (Ok) if nlink > 0 or the inode is already gone.
+  virtual Status purge(uint64_t ino) = 0;
+
+  // ---- file data -----------------------------------------------------------
+  // Sets the size. Shrinking drops slices wholly beyond the new size and adds a
+  // zero slice over the cut part of the boundary chunk, so old bytes never
+  // reappear when the file is extended again. Updates mtime/ctime.
+  virtual Result<Attr> truncate(uint64_t ino, uint64_t size, int64_t now_ns) = 0;
+  // Allocates a slice id and records the slice as pending (owned by session)
+  // before any of its blocks is uploaded.
+  virtual Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session) = 0;
+  // THE write commit, one transaction: inserts the slice's blocks and
+  // slice_blocks, marks the slice committed with its pos/len, and raises the
+  // inode size to at least `min_size` and sets mtime/ctime. ENOENT if the
+  // inode is gone (the blocks then go straight to the dead-block queue).
+  virtual Result<Attr> commit_slice(const Slice& s, uint64_t min_size, int64_t now_ns) = 0;
+  // Drops a pending slice that will not be committed (upload failed).
+  virtual Status abort_slice(uint64_t slice_id) = 0;
+  // Committed slices of one chunk, oldest first (ascending id), with blocks.
+  virtual Result<std::vector<Slice>> chunk_slices(uint64_t ino, uint64_t chunk) = 0;
+
+  // ---- garbage -------------------------------------------------------------
+  virtual Result<std::vector<DeadBlock>> dead_blocks(size_t limit) = 0;
+  virtual Status forget_dead_blocks(const std::vector<uint64_t>& block_ids) = 0;
+
+  // ---- checks (fsck) -------------------------------------------------------
+  // Every block referenced by a committed slice, with the slice's inode.
+  virtual Result<std::vector<std::pair<uint64_t, Block>>> committed_blocks() = 0;
+  // Metadata-only consistency: entries to missing inodes, nlink vs entry count,
+  // inode size vs the end of its last slice, block refcounts vs references.
+  virtual Result<std::vector<Problem>> check_consistency() = 0;
+  // One path of an inode (for messages), or "<ino N>" if unreachable.
+  virtual std::string path_of(uint64_t ino) = 0;
+};
+
+// Opens the engine named by the URL: sqlite3://PATH. `create` allows creating
+// a new database file (format); otherwise a missing file is ENOENT.
+Result<std::unique_ptr<Meta>> open_meta(const std::string& url, bool create);
+
+}  // namespace s3l::meta

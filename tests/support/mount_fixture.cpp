@@ -1,0 +1,258 @@
+#include "tests/support/mount_fixture.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "tests/support/fs_util.hpp"
+#include "tests/support/mounts.hpp"
+
+namespace s3l::test {
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::vector<std::string> split_spaces(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+std::string tail_of(const std::string& s, size_t max = 4000) {
+  return s.size() <= max ? s : "..." + s.substr(s.size() - max);
+}
+
+void list_files(const std::string& dir, const std::string& rel, std::vector<std::string>& out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string full = dir + "/" + name, r = rel.empty() ? name : rel + "/" + name;
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      list_files(full, r, out);
+    } else if (S_ISREG(st.st_mode)) {
+      out.push_back(r);
+    }
+  }
+  ::closedir(d);
+}
+
+}  // namespace
+
+std::string MountFixture::daemon_path() {
+  std::string p = env("S3L_TEST_DAEMON");
+  return p.empty() ? S3L_DAEMON_PATH : p;
+}
+
+MountFixture::MountFixture(FixtureOptions opts) : opts_(std::move(opts)) {
+  std::string base = env("S3L_TEST_TMPDIR");
+  if (base.empty()) base = env("TMPDIR");
+  if (base.empty()) base = "/tmp";
+  std::string tmpl = base + "/s3l-test-XXXXXX";
+  if (!mkdtemp(tmpl.data())) {
+    throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
+  }
+  root_ = canonical_mount_path(tmpl);
+  // 0755: the permission tests run as another user, who must reach the mount.
+  ::chmod(root_.c_str(), 0755);
+  mnt_ = root_ + "/mnt";
+  ::mkdir(mnt_.c_str(), 0755);
+  daemon_log_path_ = root_ + "/daemon.log";
+
+  meta_url_ = env("S3L_TEST_META_URL");
+  custom_meta_ = !meta_url_.empty();
+  if (!custom_meta_) meta_url_ = "sqlite3://" + root_ + "/meta.db";
+  storage_ = env("S3L_TEST_STORAGE");
+  if (storage_.empty()) storage_ = "file://" + root_ + "/objects";
+  for (auto& a : split_spaces(env("S3L_TEST_MOUNT_ARGS"))) opts_.mount_args.push_back(a);
+
+  try {
+    format();
+    mount();
+  } catch (...) {
+    teardown();
+    throw;
+  }
+}
+
+MountFixture::~MountFixture() { teardown(); }
+
+std::string MountFixture::objects_dir() const {
+  const std::string prefix = "file://";
+  return storage_.rfind(prefix, 0) == 0 ? storage_.substr(prefix.size()) : "";
+}
+
+std::vector<std::string> MountFixture::object_files() const {
+  std::vector<std::string> out;
+  const std::string dir = objects_dir();
+  if (dir.empty()) throw std::runtime_error("object_files(): storage " + storage_ + " is not a local directory");
+  list_files(dir, "", out);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+RunResult MountFixture::run_cli(const std::vector<std::string>& args, milliseconds timeout) const {
+  std::vector<std::string> argv{daemon_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, timeout);
+}
+
+RunResult MountFixture::fsck(const std::vector<std::string>& extra) const {
+  std::vector<std::string> args{"fsck", meta_url_};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_cli(args);
+}
+
+void MountFixture::format() {
+  std::vector<std::string> args{"format", meta_url_, "s3ltest", "--storage", storage_};
+  if (custom_meta_) args.push_back("--force");
+  args.insert(args.end(), opts_.format_args.begin(), opts_.format_args.end());
+  RunResult r = run_cli(args, milliseconds(60000));
+  if (r.code() != 0) {
+    throw std::runtime_error("format failed: " + join_args(args) + "\n" + r.describe());
+  }
+}
+
+bool MountFixture::mounted() const {
+  auto m = find_mount(mnt_);
+  return m && m->is_fuse();
+}
+
+std::string MountFixture::daemon_log() const { return slurp(daemon_log_path_); }
+
+void MountFixture::mount() {
+  if (daemon_ && daemon_->running()) throw std::runtime_error("mount(): the daemon is already running");
+  if (mounted()) throw std::runtime_error("mount(): " + mnt_ + " is already mounted");
+  std::vector<std::string> argv{daemon_path(), "mount", meta_url_, mnt_, "--foreground",
+                                "--cache-dir", root_ + "/cache"};
+  std::string level = env("S3L_TEST_LOG_LEVEL");
+  if (!level.empty()) argv.insert(argv.end(), {"--log-level", level});
+  argv.insert(argv.end(), opts_.mount_args.begin(), opts_.mount_args.end());
+
+  ++mounts_;
+  {
+    std::ofstream log(daemon_log_path_, std::ios::app);
+    log << "=== s3l-test: mount #" << mounts_ << ": " << join_args(argv) << "\n";
+  }
+  const size_t log_start = daemon_log().size();
+  daemon_ = std::make_unique<Child>(argv, daemon_log_path_, daemon_log_path_);
+  register_mount(mnt_);
+
+  const auto deadline = std::chrono::steady_clock::now() + opts_.mount_timeout;
+  for (;;) {
+    if (mounted()) return;
+    if (auto st = daemon_->poll()) {
+      throw std::runtime_error("mount: the daemon exited before the mount appeared (" + st->describe() +
+                               ")\ncommand: " + join_args(argv) + "\nits output:\n" +
+                               tail_of(daemon_log().substr(log_start)));
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      daemon_->stop(milliseconds(5000));
+      throw std::runtime_error("mount: " + mnt_ + " did not appear in /proc/self/mountinfo within " +
+                               std::to_string(opts_.mount_timeout.count()) + " ms\ncommand: " +
+                               join_args(argv) + "\nits output:\n" + tail_of(daemon_log().substr(log_start)));
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+void MountFixture::unmount() {
+  if (!daemon_) throw std::runtime_error("unmount(): nothing was mounted");
+  const size_t log_start = daemon_log().size();
+  if (mounted()) {
+    RunResult r = run({"fusermount3", "-u", mnt_}, milliseconds(30000));
+    if (r.code() != 0) {
+      throw std::runtime_error("unmount: fusermount3 -u " + mnt_ + " failed: " + r.describe() +
+                               (r.err.find("busy") != std::string::npos
+                                    ? "\n(busy: is a file or directory on the mount still open?)"
+                                    : ""));
+    }
+  }
+  auto st = daemon_->wait_for(opts_.unmount_timeout);
+  if (!st) {
+    throw std::runtime_error("unmount: the daemon (pid " + std::to_string(daemon_->pid()) +
+                             ") did not exit within " + std::to_string(opts_.unmount_timeout.count()) +
+                             " ms after fusermount3 -u\nits output:\n" + tail_of(daemon_log().substr(log_start)));
+  }
+  unregister_mount(mnt_);
+  if (!st->exited || st->code != 0) {
+    throw std::runtime_error("unmount: the daemon ended with " + st->describe() +
+                             " after fusermount3 -u (expected exit code 0)\nits output:\n" +
+                             tail_of(daemon_log()));
+  }
+  if (mounted()) throw std::runtime_error("unmount: " + mnt_ + " is still mounted after the daemon exited");
+}
+
+void MountFixture::teardown() noexcept {
+  try {
+    std::string log;
+    if (mounted()) {
+      RunResult r = run({"fusermount3", "-u", mnt_}, milliseconds(10000));
+      if (r.code() != 0) log += "fusermount3 -u: " + r.describe() + "\n";
+    }
+    if (daemon_ && !daemon_->wait_for(mounted() ? milliseconds(0) : milliseconds(60000))) {
+      // Still running: either the unmount failed (busy, hung) or it hangs on
+      // the way out. TERM makes libfuse unmount; KILL if that does not help.
+      if (!daemon_->stop(milliseconds(10000), milliseconds(3000))) {
+        if (auto m = find_mount(mnt_)) {
+          std::string why;
+          if (!abort_fuse_connection(*m, &why)) log += "abort: " + why + "\n";
+        }
+        daemon_->signal_group(SIGKILL);
+        if (!daemon_->wait_for(milliseconds(10000))) {
+          log += "the daemon (pid " + std::to_string(daemon_->pid()) + ") survives SIGKILL\n";
+        }
+      }
+    }
+    if (!force_unmount(mnt_, &log)) log += mnt_ + " is still mounted\n";
+    unregister_mount(mnt_);
+    daemon_.reset();
+    if (!log.empty()) std::cerr << "s3l-test teardown of " << root_ << ":\n" << log;
+    if (root_.empty()) return;
+    if (mounted()) {
+      std::cerr << "s3l-test teardown: NOT removing " << root_ << " (still mounted)\n";
+    } else if (env("S3L_TEST_KEEP") == "1") {
+      std::cerr << "s3l-test: keeping " << root_ << " (S3L_TEST_KEEP=1)\n";
+    } else {
+      remove_tree(root_);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "s3l-test teardown of " << root_ << " failed: " << e.what() << "\n";
+  }
+}
+
+MountFixture& shared_mount() {
+  static std::unique_ptr<MountFixture> fixture;
+  static std::string error;
+  if (fixture) return *fixture;
+  if (!error.empty()) throw std::runtime_error("(shared mount unavailable) " + error);
+  try {
+    fixture = std::make_unique<MountFixture>();
+  } catch (const std::exception& e) {
+    error = e.what();
+    throw;
+  }
+  add_cleanup_hook([] { fixture.reset(); });
+  return *fixture;
+}
+
+}  // namespace s3l::test

@@ -1,0 +1,21 @@
+#include "actors/messages.hpp"
+
+namespace s3l {
+
+caf::error to_caf_error(const Status& st) {
+  int e = st.err > 0 && st.err < 256 ? st.err : EIO;
+  return caf::error(static_cast<uint8_t>(e), caf::atom("s3l"), caf::make_message(st.msg));
+}
+
+Status from_caf_error(const caf::error& e) {
+  if (!e) return Status::Ok();
+  if (e.category() == caf::atom("s3l")) {
+    std::string msg;
+    if (e.context().match_elements<std::string>()) msg = e.context().get_as<std::string>(0);
+    return Status::Error(e.code(), msg);
+  }
+  // Timeouts, dead actors and the like: the operation did not complete.
+  return Status::Error(EIO, "actor error: " + caf::to_string(e));
+}
+
+}  // namespace s3l

@@ -1,0 +1,119 @@
+// The actor layer's message vocabulary: every atom and every type that
+// crosses an actor boundary. Atoms live in s3l::msg (<= 10 chars each).
+#pragma once
+#include <caf/all.hpp>
+
+#include <memory>
+#include <string>
+
+#include "meta/types.hpp"
+#include "util/result.hpp"
+
+namespace s3l::msg {
+// meta actor: one atom per Meta method
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using getattr_atom = caf::atom_constant<caf::atom("getattr")>;
+using setattr_atom = caf::atom_constant<caf::atom("setattr")>;
+using mknod_atom = caf::atom_constant<caf::atom("mknod")>;
+using link_atom = caf::atom_constant<caf::atom("link")>;
+using unlink_atom = caf::atom_constant<caf::atom("unlink")>;
+using rmdir_atom = caf::atom_constant<caf::atom("rmdir")>;
+using rename_atom = caf::atom_constant<caf::atom("rename")>;
+using readlink_atom = caf::atom_constant<caf::atom("readlink")>;
+using readdir_atom = caf::atom_constant<caf::atom("readdir")>;
+using statfs_atom = caf::atom_constant<caf::atom("statfs")>;
+using purge_atom = caf::atom_constant<caf::atom("purge")>;
+using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
+using begin_atom = caf::atom_constant<caf::atom("begin")>;
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using abort_atom = caf::atom_constant<caf::atom("abort")>;
+using slices_atom = caf::atom_constant<caf::atom("slices")>;
+using dead_atom = caf::atom_constant<caf::atom("dead")>;
+using forget_atom = caf::atom_constant<caf::atom("forget")>;
+using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
+using close_sess_atom = caf::atom_constant<caf::atom("closesess")>;
+
+// store workers
+using put_block_atom = caf::atom_constant<caf::atom("putblock")>;
+using get_block_atom = caf::atom_constant<caf::atom("getblock")>;
+using prefetch_atom = caf::atom_constant<caf::atom("prefetch")>;
+using del_objs_atom = caf::atom_constant<caf::atom("delobjs")>;
+
+// inode handle
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using cut_atom = caf::atom_constant<caf::atom("cut")>;
+using fattr_atom = caf::atom_constant<caf::atom("fattr")>;
+using ftrunc_atom = caf::atom_constant<caf::atom("ftrunc")>;
+using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
+using upl_done_atom = caf::atom_constant<caf::atom("upldone")>;
+
+// background
+using tick_atom = caf::atom_constant<caf::atom("s3ltick")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+}  // namespace s3l::msg
+
+namespace s3l {
+// Immutable block bytes shared between an inode handle (which must keep them
+// readable until commit) and the upload worker. Local messages only.
+using SharedBytes = std::shared_ptr<const std::string>;
+
+// errno carried in a caf::error of category "s3l"; the context holds the message.
+caf::error to_caf_error(const Status& st);
+Status from_caf_error(const caf::error& e);
+
+template <class T>
+caf::result<T> to_caf_result(Result<T>&& r) {
+  if (!r.ok()) return to_caf_error(r.status);
+  return std::move(r.value);
+}
+inline caf::result<void> to_caf_result(Status&& s) {
+  if (!s.ok()) return to_caf_error(s);
+  return caf::unit;
+}
+}  // namespace s3l
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::SharedBytes)
+
+// Inspectors for the metadata structs: what makes them legal CAF message types.
+namespace s3l::meta {
+template <class I>
+typename I::result_type inspect(I& f, Attr& x) {
+  return f(caf::meta::type_name("Attr"), x.ino, x.mode, x.uid, x.gid, x.nlink, x.size, x.rdev,
+           x.atime_ns, x.mtime_ns, x.ctime_ns);
+}
+template <class I>
+typename I::result_type inspect(I& f, Entry& x) {
+  return f(caf::meta::type_name("Entry"), x.name, x.attr);
+}
+template <class I>
+typename I::result_type inspect(I& f, SetAttr& x) {
+  return f(caf::meta::type_name("SetAttr"), x.mask, x.mode, x.uid, x.gid, x.atime_ns, x.mtime_ns,
+           x.ctime_ns);
+}
+template <class I>
+typename I::result_type inspect(I& f, Block& x) {
+  return f(caf::meta::type_name("Block"), x.id, x.slice_id, x.index, x.size, x.checksum);
+}
+template <class I>
+typename I::result_type inspect(I& f, Slice& x) {
+  return f(caf::meta::type_name("Slice"), x.id, x.ino, x.chunk, x.pos, x.len, x.zero, x.blocks);
+}
+template <class I>
+typename I::result_type inspect(I& f, FsStats& x) {
+  return f(caf::meta::type_name("FsStats"), x.used_bytes, x.inodes);
+}
+template <class I>
+typename I::result_type inspect(I& f, DeadBlock& x) {
+  return f(caf::meta::type_name("DeadBlock"), x.id, x.slice_id, x.index, x.size, x.dead_since_ns);
+}
+template <class I>
+typename I::result_type inspect(I& f, RenameResult& x) {
+  return f(caf::meta::type_name("RenameResult"), x.moved_ino, x.replaced_ino, x.replaced_nlink);
+}
+template <class I>
+typename I::result_type inspect(I& f, UnlinkResult& x) {
+  return f(caf::meta::type_name("UnlinkResult"), x.ino, x.nlink);
+}
+}  // namespace s3l::meta

@@ -1,0 +1,69 @@
+#include "actors/meta_actor.hpp"
+
+#include "actors/messages.hpp"
+
+namespace s3l {
+
+namespace {
+caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m) {
+  using namespace s3l::msg;
+  using meta::Attr;
+  return {
+      [=](lookup_atom, uint64_t parent, const std::string& name) {
+        return to_caf_result(m->lookup(parent, name));
+      },
+      [=](getattr_atom, uint64_t ino) { return to_caf_result(m->getattr(ino)); },
+      [=](setattr_atom, uint64_t ino, const meta::SetAttr& a) {
+        return to_caf_result(m->setattr(ino, a));
+      },
+      [=](mknod_atom, uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+          uint32_t gid, uint64_t rdev, const std::string& target, int64_t now) {
+        return to_caf_result(m->mknod(parent, name, mode, uid, gid, rdev, target, now));
+      },
+      [=](link_atom, uint64_t ino, uint64_t parent, const std::string& name, int64_t now) {
+        return to_caf_result(m->link(ino, parent, name, now));
+      },
+      [=](unlink_atom, uint64_t parent, const std::string& name, uint64_t session, int64_t now) {
+        return to_caf_result(m->unlink(parent, name, session, now));
+      },
+      [=](rmdir_atom, uint64_t parent, const std::string& name, int64_t now) {
+        return to_caf_result(m->rmdir(parent, name, now));
+      },
+      [=](rename_atom, uint64_t parent, const std::string& name, uint64_t new_parent,
+          const std::string& new_name, uint32_t flags, uint64_t session, int64_t now) {
+        return to_caf_result(m->rename(parent, name, new_parent, new_name, flags, session, now));
+      },
+      [=](readlink_atom, uint64_t ino) { return to_caf_result(m->readlink(ino)); },
+      [=](readdir_atom, uint64_t ino) { return to_caf_result(m->readdir(ino)); },
+      [=](statfs_atom) { return to_caf_result(m->statfs()); },
+      [=](purge_atom, uint64_t ino) { return to_caf_result(m->purge(ino)); },
+      [=](truncate_atom, uint64_t ino, uint64_t size, int64_t now) {
+        return to_caf_result(m->truncate(ino, size, now));
+      },
+      [=](begin_atom, uint64_t ino, uint64_t chunk, uint64_t session) {
+        return to_caf_result(m->begin_slice(ino, chunk, session));
+      },
+      [=](commit_atom, const meta::Slice& s, uint64_t min_size, int64_t now) {
+        return to_caf_result(m->commit_slice(s, min_size, now));
+      },
+      [=](abort_atom, uint64_t slice_id) { return to_caf_result(m->abort_slice(slice_id)); },
+      [=](slices_atom, uint64_t ino, uint64_t chunk) {
+        return to_caf_result(m->chunk_slices(ino, chunk));
+      },
+      [=](dead_atom, uint64_t limit) { return to_caf_result(m->dead_blocks(limit)); },
+      [=](forget_atom, const std::vector<uint64_t>& ids) {
+        return to_caf_result(m->forget_dead_blocks(ids));
+      },
+      [=](heartbeat_atom, uint64_t session, int64_t now) {
+        return to_caf_result(m->heartbeat(session, now));
+      },
+      [=](close_sess_atom, uint64_t session) { return to_caf_result(m->close_session(session)); },
+  };
+}
+}  // namespace
+
+caf::actor spawn_meta_actor(caf::actor_system& sys, std::shared_ptr<meta::Meta> m) {
+  return sys.spawn<caf::detached>(meta_actor, std::move(m));
+}
+
+}  // namespace s3l

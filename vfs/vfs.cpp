@@ -1,0 +1,292 @@
+#include "vfs/vfs.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include "actors/messages.hpp"
+#include "util/clock.hpp"
+
+namespace s3l {
+
+using meta::Attr;
+
+Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers workers,
+         uint64_t buffer_limit)
+    : sys_(sys),
+      cfg_(std::move(cfg)),
+      meta_(std::move(meta)),
+      workers_(std::move(workers)),
+      budget_(std::make_shared<WriteBudget>(buffer_limit, [this] { cut_all(); })),
+      bridge_(sys) {}
+
+Vfs::~Vfs() = default;
+
+// ---- names -------------------------------------------------------------------
+
+Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
+  auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::lookup_atom::value, parent, name);
+  if (r.ok()) {
+    count_lookup(r->ino);
+    if (S_ISREG(r->mode)) {
+      // An open file's size may include bytes still buffered here.
+      if (auto h = handle_of(r->ino)) {
+        auto f = bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+        if (f.ok()) r.value = f.value;
+      }
+    }
+  }
+  return r;
+}
+
+void Vfs::count_lookup(uint64_t ino) {
+  std::lock_guard<std::mutex> lk(mu_);
+  ++lookups_[ino];
+}
+
+void Vfs::forget(uint64_t ino, uint64_t nlookup) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = lookups_.find(ino);
+    if (it == lookups_.end()) return;
+    it->second = nlookup >= it->second ? 0 : it->second - nlookup;
+    if (it->second > 0) return;
+    lookups_.erase(it);
+  }
+  maybe_purge(ino);
+}
+
+caf::actor Vfs::handle_of(uint64_t ino) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = open_.find(ino);
+  return it == open_.end() ? caf::actor{} : it->second.handle;
+}
+
+Result<Attr> Vfs::getattr(uint64_t ino) {
+  if (auto h = handle_of(ino)) return bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+  return bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
+}
+
+Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size) {
+  Result<Attr> r;
+  if (size_valid) {
+    // Through the open handle, if any: it commits buffered writes first so the
+    // truncate lands after them.
+    if (auto h = handle_of(ino))
+      r = bridge_.call<Attr>(h, kDataTimeout, msg::ftrunc_atom::value, size);
+    else
+      r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::truncate_atom::value, ino, size, now_ns());
+    if (!r.ok() || a.mask == 0) return r;
+  }
+  if (a.mask == 0) return getattr(ino);
+  r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::setattr_atom::value, ino, a);
+  if (r.ok() && S_ISREG(r->mode)) {
+    if (auto h = handle_of(ino)) return bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+  }
+  return r;
+}
+
+Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+                        uint32_t gid, uint64_t rdev, const std::string& symlink_target) {
+  auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::mknod_atom::value, parent, name, mode, uid,
+                              gid, rdev, symlink_target, now_ns());
+  if (r.ok()) count_lookup(r->ino);
+  return r;
+}
+
+Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
+  auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::link_atom::value, ino, parent, name,
+                              now_ns());
+  if (r.ok()) count_lookup(r->ino);
+  return r;
+}
+
+Status Vfs::unlink(uint64_t parent, const std::string& name) {
+  auto r = bridge_.call<meta::UnlinkResult>(meta_, kMetaTimeout, msg::unlink_atom::value, parent,
+                                            name, cfg_.session, now_ns());
+  if (r.ok() && r->nlink == 0) became_orphan(r->ino);
+  return r.status;
+}
+
+Status Vfs::rmdir(uint64_t parent, const std::string& name) {
+  return bridge_.call_void(meta_, kMetaTimeout, msg::rmdir_atom::value, parent, name, now_ns());
+}
+
+Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                   const std::string& new_name, uint32_t flags) {
+  auto r = bridge_.call<meta::RenameResult>(meta_, kMetaTimeout, msg::rename_atom::value, parent,
+                                            name, new_parent, new_name, flags, cfg_.session,
+                                            now_ns());
+  if (r.ok() && r->replaced_ino && r->replaced_nlink == 0) became_orphan(r->replaced_ino);
+  return r.status;
+}
+
+Result<std::string> Vfs::readlink(uint64_t ino) {
+  return bridge_.call<std::string>(meta_, kMetaTimeout, msg::readlink_atom::value, ino);
+}
+
+Result<meta::FsStats> Vfs::statfs() {
+  return bridge_.call<meta::FsStats>(meta_, kMetaTimeout, msg::statfs_atom::value);
+}
+
+void Vfs::became_orphan(uint64_t ino) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    orphans_.insert(ino);
+  }
+  maybe_purge(ino);
+}
+
+// An orphan's data goes once nobody can reach it: no open handle here and no
+// kernel reference. Otherwise the last release/forget comes back here; a crash
+// leaves it to the session cleaner (the orphan row names this session).
+void Vfs::maybe_purge(uint64_t ino) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!orphans_.count(ino) || open_.count(ino) || lookups_.count(ino)) return;
+    orphans_.erase(ino);
+  }
+  Status s = bridge_.call_void(meta_, kMetaTimeout, msg::purge_atom::value, ino);
+  if (!s.ok()) spdlog::warn("purge of unlinked inode {} failed (the session cleaner will retry): {}", ino, s.msg);
+}
+
+// ---- files -------------------------------------------------------------------
+
+Status Vfs::open(uint64_t ino) {
+  // Close-to-open: every open starts from the committed size and slice lists.
+  auto a = bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
+  if (!a.ok()) return a.status;
+  if (S_ISDIR(a->mode)) return Status::Error(EISDIR, "is a directory");
+  caf::actor existing;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = open_.find(ino);
+    if (it != open_.end()) {
+      ++it->second.opens;
+      existing = it->second.handle;
+    } else {
+      HandleConfig hc;
+      hc.ino = ino;
+      hc.session = cfg_.session;
+      hc.chunk_size = cfg_.volume.chunk_size;
+      hc.block_size = cfg_.volume.block_size;
+      hc.volume = cfg_.volume.name;
+      hc.meta = meta_;
+      hc.uploads = workers_.uploads;
+      hc.readers = workers_.readers;
+      hc.budget = budget_;
+      hc.readahead_blocks = cfg_.readahead_blocks;
+      hc.prefetch = cfg_.prefetch;
+      hc.handle_buffer_limit = std::max<uint64_t>(budget_->limit() / 4, cfg_.volume.block_size);
+      open_[ino] = OpenInode{spawn_inode_handle(sys_, std::move(hc), a->size), 1};
+    }
+  }
+  if (existing) caf::anon_send(existing, msg::reopen_atom::value, a->size);
+  return Status::Ok();
+}
+
+Result<Attr> Vfs::create(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+                         uint32_t gid) {
+  auto r = mknod(parent, name, mode, uid, gid, 0);
+  if (!r.ok()) return r;
+  Status s = open(r->ino);
+  if (!s.ok()) return s;
+  return r;
+}
+
+Result<std::string> Vfs::read(uint64_t ino, uint64_t off, uint64_t len) {
+  auto h = handle_of(ino);
+  if (!h) return Status::Error(EBADF, "inode not open");
+  return bridge_.call<std::string>(h, kDataTimeout, msg::read_atom::value, off, len);
+}
+
+Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t len) {
+  auto h = handle_of(ino);
+  if (!h) return Status::Error(EBADF, "inode not open");
+  budget_->acquire(len);  // the handle releases what it does not keep
+  return bridge_.call<uint64_t>(h, kDataTimeout, msg::write_atom::value, off,
+                                std::string(data, len));
+}
+
+Status Vfs::flush(uint64_t ino) {
+  auto h = handle_of(ino);
+  if (!h) return Status::Ok();
+  return bridge_.call_void(h, kDataTimeout, msg::flush_atom::value);
+}
+
+Status Vfs::release(uint64_t ino) {
+  Status s = flush(ino);
+  caf::actor done;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = open_.find(ino);
+    if (it == open_.end()) return s;
+    if (--it->second.opens == 0) {
+      done = it->second.handle;
+      open_.erase(it);
+    }
+  }
+  if (done) {
+    // Anything written between the flush above and now is committed before
+    // the handle goes away.
+    Status last = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
+    if (s.ok()) s = last;
+    caf::anon_send_exit(done, caf::exit_reason::user_shutdown);
+    maybe_purge(ino);
+  }
+  return s;
+}
+
+// ---- directories ---------------------------------------------------------------
+
+Result<DirSnapshot*> Vfs::opendir(uint64_t ino) {
+  auto a = bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
+  if (!a.ok()) return a.status;
+  if (!S_ISDIR(a->mode)) return Status::Error(ENOTDIR, "not a directory");
+  auto r = bridge_.call<std::vector<meta::Entry>>(meta_, kMetaTimeout, msg::readdir_atom::value,
+                                                  ino);
+  if (!r.ok()) return r.status;
+  auto d = std::make_unique<DirSnapshot>();
+  d->ino = ino;
+  d->parent = ino;  // ".." is answered with the dir itself when unknown; the kernel fixes it
+  d->entries = std::move(r.value);
+  return d.release();
+}
+
+void Vfs::releasedir(DirSnapshot* d) { delete d; }
+
+// ---- lifecycle -------------------------------------------------------------------
+
+void Vfs::cut_all() {
+  std::vector<caf::actor> hs;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& kv : open_) hs.push_back(kv.second.handle);
+  }
+  for (auto& h : hs) caf::anon_send(h, msg::cut_atom::value);
+}
+
+Status Vfs::shutdown() {
+  Status first;
+  std::map<uint64_t, OpenInode> open;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    open.swap(open_);
+  }
+  for (auto& kv : open) {
+    Status s = bridge_.call_void(kv.second.handle, kDataTimeout, msg::flush_atom::value);
+    if (!s.ok()) {
+      spdlog::error("inode {}: dirty data could not be committed at unmount: {}", kv.first, s.msg);
+      if (first.ok()) first = s;
+    }
+    caf::anon_send_exit(kv.second.handle, caf::exit_reason::user_shutdown);
+  }
+  Status c = bridge_.call_void(meta_, kMetaTimeout, msg::close_sess_atom::value, cfg_.session);
+  if (!c.ok()) {
+    spdlog::error("closing session {} failed: {}", cfg_.session, c.msg);
+    if (first.ok()) first = c;
+  }
+  Bridge::release_this_thread();
+  return first;
+}
+
+}  // namespace s3l

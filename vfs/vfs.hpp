@@ -1,0 +1,107 @@
+// The VFS: POSIX semantics on top of the actors, called from FUSE worker
+// threads. It keeps what the kernel protocol needs per mount — lookup counts,
+// open inodes (one inode-handle actor each), directory snapshots, orphans —
+// and turns every operation into requests to the meta actor or a handle.
+// Every method blocks its (FUSE) thread until the actors answer.
+#pragma once
+#include <caf/all.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/bridge.hpp"
+#include "actors/inode_handle.hpp"
+#include "actors/store_workers.hpp"
+#include "actors/write_budget.hpp"
+#include "meta/types.hpp"
+#include "util/result.hpp"
+
+namespace s3l {
+
+struct VfsConfig {
+  uint64_t session = 0;
+  meta::VolumeSettings volume;
+  uint32_t readahead_blocks = 2;
+  bool prefetch = true;
+};
+
+// A directory listing taken at opendir, served by offset to readdir.
+struct DirSnapshot {
+  uint64_t ino = 0;
+  uint64_t parent = 0;
+  std::vector<meta::Entry> entries;
+};
+
+class Vfs {
+ public:
+  // buffer_limit bounds the dirty bytes of all open files (--buffer-size).
+  Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers workers,
+      uint64_t buffer_limit);
+  ~Vfs();
+
+  // ---- names (each successful entry reply counts one kernel lookup) ----
+  Result<meta::Attr> lookup(uint64_t parent, const std::string& name);
+  void forget(uint64_t ino, uint64_t nlookup);
+  Result<meta::Attr> getattr(uint64_t ino);
+  // size_valid: also change the size (truncate) before the other fields.
+  Result<meta::Attr> setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size);
+  Result<meta::Attr> mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+                           uint32_t gid, uint64_t rdev, const std::string& symlink_target = "");
+  Result<meta::Attr> link(uint64_t ino, uint64_t parent, const std::string& name);
+  Status unlink(uint64_t parent, const std::string& name);
+  Status rmdir(uint64_t parent, const std::string& name);
+  Status rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                const std::string& new_name, uint32_t flags);
+  Result<std::string> readlink(uint64_t ino);
+  Result<meta::FsStats> statfs();
+
+  // ---- files ----
+  Status open(uint64_t ino);
+  Result<meta::Attr> create(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+                            uint32_t gid);
+  Result<std::string> read(uint64_t ino, uint64_t off, uint64_t len);
+  Result<uint64_t> write(uint64_t ino, uint64_t off, const char* data, size_t len);
+  Status flush(uint64_t ino);
+  Status release(uint64_t ino);
+
+  // ---- directories ----
+  Result<DirSnapshot*> opendir(uint64_t ino);
+  void releasedir(DirSnapshot* d);
+  // Counts one lookup for an entry handed to the kernel by readdirplus.
+  void count_lookup(uint64_t ino);
+
+  // Asks every open handle to start uploading (memory pressure).
+  void cut_all();
+  // Flushes every open handle, drains deletions, closes the session. Call
+  // once, after the FUSE loop ended and before the actor system goes away.
+  Status shutdown();
+
+  const VfsConfig& config() const { return cfg_; }
+
+ private:
+  struct OpenInode {
+    caf::actor handle;
+    uint32_t opens = 0;
+  };
+  caf::actor handle_of(uint64_t ino);
+  void became_orphan(uint64_t ino);
+  void maybe_purge(uint64_t ino);
+
+  caf::actor_system& sys_;
+  VfsConfig cfg_;
+  caf::actor meta_;
+  StoreWorkers workers_;
+  std::shared_ptr<WriteBudget> budget_;
+  Bridge bridge_;
+
+  std::mutex mu_;  // guards the three tables below
+  std::map<uint64_t, OpenInode> open_;
+  std::map<uint64_t, uint64_t> lookups_;
+  std::set<uint64_t> orphans_;  // nlink reached 0; purge when not open and forgotten
+};
+
+}  // namespace s3l

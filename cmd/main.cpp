@@ -1,1 +1,35 @@
-int main() { return 0; }
+// s3layerfs-daemon: one binary, one subcommand per job.
+#include <iostream>
+
+#include "cmd/commands.hpp"
+#include "cmd/common.hpp"
+#include "config/cli.hpp"
+#include "util/log.hpp"
+
+using namespace s3l;
+
+int main(int argc, char** argv) {
+  auto inv = config::parse_command_line(argc, argv);
+  if (!inv.ok()) {
+    std::cerr << "s3layerfs-daemon: " << inv.msg() << "\n"
+              << "Try 's3layerfs-daemon --help'." << std::endl;
+    return cmd::kExitUsage;
+  }
+  if (inv->version) {
+    std::cout << "s3layerfs-daemon " << S3L_VERSION << std::endl;
+    return cmd::kExitOk;
+  }
+  if (inv->help || inv->command == config::Command::none) {
+    std::cout << config::help_text(inv->command);
+    return inv->help ? cmd::kExitOk : cmd::kExitUsage;
+  }
+  if (Status s = init_logging(inv->common.log_level); !s.ok())
+    return cmd::fail("log-level", s.msg, cmd::kExitUsage);
+  switch (inv->command) {
+    case config::Command::format: return cmd::run_format(inv->format);
+    case config::Command::mount: return cmd::run_mount(inv->mount);
+    case config::Command::fsck: return cmd::run_fsck(inv->fsck);
+    default:
+      return cmd::fail(config::command_name(inv->command), "not implemented yet", cmd::kExitUsage);
+  }
+}

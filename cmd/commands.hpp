@@ -1,0 +1,8 @@
+#pragma once
+#include "config/options.hpp"
+
+namespace s3l::cmd {
+int run_format(const config::FormatOptions& o);
+int run_mount(const config::MountOptions& o);
+int run_fsck(const config::FsckOptions& o);
+}  // namespace s3l::cmd

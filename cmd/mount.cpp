@@ -1,0 +1,161 @@
+// s3layerfs-daemon mount: check everything that can be checked up front
+// (volume, store, mountpoint), mount, detach unless --foreground, then start
+// the actor system and serve FUSE requests until unmounted. On the way out,
+// every dirty byte is committed before the process exits.
+#include <limits.h>
+#include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "actors/bridge.hpp"
+#include "actors/deleter.hpp"
+#include "actors/heartbeat.hpp"
+#include "actors/meta_actor.hpp"
+#include "actors/store_workers.hpp"
+#include "cmd/commands.hpp"
+#include "cmd/common.hpp"
+#include "fuse/fuse_ops.hpp"
+#include "fuse/session.hpp"
+#include "store/disk_cache.hpp"
+#include "util/clock.hpp"
+#include "vfs/vfs.hpp"
+
+namespace s3l::cmd {
+
+namespace {
+
+constexpr auto kHeartbeat = std::chrono::seconds(12);
+constexpr auto kDeleterInterval = std::chrono::seconds(2);
+constexpr auto kDeleteDelay = std::chrono::seconds(2);
+constexpr size_t kReaderWorkers = 8;
+
+std::string default_cache_dir(const std::string& uuid) {
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.s3layerfs/cache/" + uuid;
+}
+
+std::string hostname() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// After detaching, stderr is /dev/null: send log lines to syslog instead.
+void log_to_syslog(spdlog::level::level_enum level) {
+  auto logger = spdlog::syslog_logger_mt("s3layerfs", "s3layerfs-daemon", LOG_PID);
+  logger->set_level(level);
+  spdlog::set_default_logger(logger);
+}
+
+// Everything that runs once mounted (and, without --foreground, detached).
+int serve(const config::MountOptions& o, const std::string& meta_url, const std::string& mnt,
+          const std::string& cache_dir, fuse::Session& fs) {
+  auto v = open_volume(meta_url);  // a fresh connection: never share one across fork
+  if (!v.ok()) return fail("mount", v.msg());
+  std::shared_ptr<meta::Meta> meta = std::move(v->meta);
+  meta::SessionInfo si;
+  si.host = hostname();
+  si.pid = ::getpid();
+  si.mountpoint = mnt;
+  si.version = S3L_VERSION;
+  si.started_ns = now_ns();
+  si.heartbeat_ns = si.started_ns;
+  auto sid = meta->register_session(si);
+  if (!sid.ok()) return fail("mount", "registering the session: " + sid.msg());
+  auto cache = store::BlockCache::open(cache_dir, o.cache_size);
+  if (!cache.ok()) return fail("mount", "cache directory " + cache_dir + ": " + cache.msg());
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.policy", caf::atom("sharing"));  // FUSE threads are outside the scheduler
+  cfg.set("scheduler.max-threads", 4);
+  int rc = kExitOk;
+  {
+    caf::actor_system sys{cfg};
+    auto meta_actor = spawn_meta_actor(sys, meta);
+    auto workers = spawn_store_workers(sys, v->store, cache.value, o.max_uploads, kReaderWorkers);
+    auto deleter = spawn_deleter(sys, meta_actor, workers.uploads, v->settings.name,
+                                 kDeleterInterval, kDeleteDelay);
+    auto heartbeat = spawn_heartbeat(sys, meta_actor, *sid, kHeartbeat);
+    {
+      VfsConfig vc;
+      vc.session = *sid;
+      vc.volume = v->settings;
+      vc.readahead_blocks = o.readahead_blocks;
+      vc.prefetch = o.cache_size > 0;
+      Vfs vfs(sys, vc, meta_actor, workers, o.buffer_size);
+      fs.attach(&vfs);
+      spdlog::info("volume '{}' mounted on {} (session {})", v->settings.name, mnt, *sid);
+      fs.run();
+      spdlog::info("unmounting {}: committing buffered data", mnt);
+      Status s = vfs.shutdown();
+      if (!s.ok()) {
+        spdlog::critical("unmount of {}: {}", mnt, s.msg);
+        rc = kExitRuntime;
+      }
+      fs.attach(nullptr);
+    }
+    Bridge bridge(sys);
+    Status d = bridge.call_void(deleter, kDataTimeout, msg::drain_atom::value);
+    if (!d.ok()) spdlog::warn("deleting unreferenced objects at unmount: {}", d.msg);
+    Bridge::release_this_thread();
+    for (auto& a : {heartbeat, deleter, meta_actor, workers.uploads, workers.readers})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  fs.unmount();
+  return rc;
+}
+
+}  // namespace
+
+int run_mount(const config::MountOptions& o) {
+  std::string meta_url = absolute_meta_url(o.meta_url);
+  // Check the volume before touching the mountpoint: nothing happens on bad input.
+  auto v = open_volume(meta_url);
+  if (!v.ok()) return fail("mount", v.msg());
+
+  char real[PATH_MAX];
+  if (!::realpath(o.mountpoint.c_str(), real))
+    return fail("mount", "mountpoint " + o.mountpoint + ": " + std::strerror(errno));
+  std::string mnt = real;
+  struct stat st;
+  if (::stat(mnt.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail("mount", "mountpoint " + mnt + " is not a directory");
+  if (fuse::is_mounted(mnt)) return fail("mount", mnt + " is already mounted");
+
+  std::string cache_dir = o.cache_dir.empty() ? default_cache_dir(v->settings.uuid) : o.cache_dir;
+  if (cache_dir[0] != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) cache_dir = std::string(cwd) + "/" + cache_dir;
+  }
+  std::string volume_name = v->settings.name;
+  v.value.meta.reset();  // closed before fork; serve() opens its own
+
+  fuse::SessionOptions so;
+  so.mountpoint = mnt;
+  so.fsname = "s3layerfs:" + volume_name;
+  so.allow_other = o.allow_other;
+  so.default_permissions = o.default_permissions;
+  so.threads = o.fuse_threads;
+  so.attr_timeout = o.attr_timeout;
+  so.entry_timeout = o.entry_timeout;
+  auto fs = fuse::Session::mount(so);
+  if (!fs.ok()) return fail("mount", fs.msg());
+
+  if (!o.foreground) {
+    // The parent exits 0 now that the filesystem is mounted; the child serves it.
+    auto level = spdlog::get_level();
+    if (fuse_daemonize(0) != 0) return fail("mount", "cannot detach from the terminal");
+    log_to_syslog(level);
+  } else {
+    std::cerr << "s3layerfs-daemon: volume '" << volume_name << "' mounted on " << mnt
+              << " (unmount with: fusermount3 -u " << mnt << ")" << std::endl;
+  }
+  return serve(o, meta_url, mnt, cache_dir, *fs.value);
+}
+
+}  // namespace s3l::cmd

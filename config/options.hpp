@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "util/result.hpp"
+
 namespace s3l::config {
 
 struct CommonOptions {
@@ -45,8 +47,23 @@ struct FsckOptions {
   bool check_data = false;              // --check-data: read every block and verify checksums
 };
 
-// Parse a byte size: "4096", "4K", "4M", "1G", "1T" (binary units, optional
-// trailing "B"/"iB"). Throws ConfigError on bad input.
-uint64_t parse_size(const std::string& s);
+// Bounds enforced by the parser (docs/configuration.md explains each choice).
+constexpr uint64_t kMinBlockSize = 64ull << 10;    // power of two in [64K, 64M]
+constexpr uint64_t kMaxBlockSize = 64ull << 20;
+constexpr uint64_t kMinBufferSize = 16ull << 20;   // buffer-size in [16M, 1T]
+constexpr uint64_t kMaxBufferSize = 1ull << 40;
+constexpr uint64_t kMinCacheSize = 16ull << 20;    // cache-size 0 (off) or >= 16M
+constexpr uint32_t kMaxUploads = 256;              // max-uploads in [1, 256]
+constexpr uint32_t kMaxFuseThreads = 256;          // fuse-threads in [1, 256]
+constexpr uint32_t kMaxReadahead = 64;             // readahead in [0, 64] blocks
+constexpr double kMaxTimeoutSeconds = 86400.0;     // attr/entry-timeout in [0, 86400]
+
+// Parse a byte size: "4096", "4K", "4M", "1G", "1T" (binary units, unit letter
+// in either case, optional trailing "B"/"iB"). EINVAL + message on bad input
+// or overflow; never throws.
+Result<uint64_t> parse_size(const std::string& s);
+
+// The shortest exact spelling of a size: 4194304 -> "4M", 1000 -> "1000".
+std::string format_size(uint64_t bytes);
 
 }  // namespace s3l::config

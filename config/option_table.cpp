@@ -1,0 +1,243 @@
+#include "config/option_table.hpp"
+
+#include <cctype>
+
+#include "config/values.hpp"
+
+namespace s3l::config {
+namespace {
+
+using Setter = std::function<Status(const std::string&)>;
+
+// Builders for the recurring kinds of options.
+OptionSpec string_opt(std::string name, std::string value_name, std::string help, std::string* target,
+                      std::function<Result<std::string>(const std::string&)> normalize) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.value_name = std::move(value_name);
+  o.help = std::move(help);
+  o.set = [target, normalize](const std::string& v) -> Status {
+    auto r = normalize(v);
+    if (!r.ok()) return r.status;
+    *target = *r;
+    return Status::Ok();
+  };
+  o.show = [target] { return *target; };
+  return o;
+}
+
+Result<std::string> as_is(const std::string& v) { return v; }
+
+OptionSpec positional(std::string key, std::string help, std::string* target,
+                      std::function<Result<std::string>(const std::string&)> normalize) {
+  std::string display = positional_display(key);
+  OptionSpec o = string_opt(std::move(key), display, std::move(help), target, std::move(normalize));
+  o.on_cli = false;
+  return o;
+}
+
+OptionSpec size_opt(std::string name, std::string help, uint64_t* target, uint64_t lo, uint64_t hi,
+                    bool power_of_two) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.value_name = "SIZE";
+  o.help = std::move(help);
+  o.set = [=](const std::string& v) -> Status {
+    auto r = parse_size_in(v, lo, hi, power_of_two);
+    if (!r.ok()) return r.status;
+    *target = *r;
+    return Status::Ok();
+  };
+  o.show = [target] { return format_size(*target); };
+  return o;
+}
+
+OptionSpec uint_opt(std::string name, std::string help, uint32_t* target, uint32_t lo, uint32_t hi) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.value_name = "N";
+  o.help = std::move(help);
+  o.set = [=](const std::string& v) -> Status {
+    auto r = parse_uint(v, lo, hi);
+    if (!r.ok()) return r.status;
+    *target = static_cast<uint32_t>(*r);
+    return Status::Ok();
+  };
+  o.show = [target] { return std::to_string(*target); };
+  return o;
+}
+
+OptionSpec seconds_opt(std::string name, std::string help, double* target) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.value_name = "SECONDS";
+  o.help = std::move(help);
+  o.set = [target](const std::string& v) -> Status {
+    auto r = parse_seconds(v, kMaxTimeoutSeconds);
+    if (!r.ok()) return r.status;
+    *target = *r;
+    return Status::Ok();
+  };
+  o.show = [target] {
+    std::string s = std::to_string(*target);          // "1.000000" -> "1", "0.500000" -> "0.5"
+    s.erase(s.find_last_not_of('0') + 1);
+    if (s.back() == '.') s.pop_back();
+    return s;
+  };
+  return o;
+}
+
+// invert: the option turns the setting off (--no-default-permissions).
+OptionSpec flag_opt(std::string name, char short_name, std::string help, bool* target, bool invert = false) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.short_name = short_name;
+  o.is_flag = true;
+  o.help = std::move(help);
+  o.set = [target, invert](const std::string& v) -> Status {
+    auto r = parse_bool(v);
+    if (!r.ok()) return r.status;
+    *target = *r != invert;
+    return Status::Ok();
+  };
+  o.show = [target, invert] { return (*target != invert) ? "true" : "false"; };
+  return o;
+}
+
+const char* const kMetaUrlHelp = "metadata database: sqlite3://PATH (e.g. sqlite3:///var/lib/s3l/meta.db)";
+
+}  // namespace
+
+std::string positional_display(const std::string& key) {
+  std::string s = key;
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool parse_command(const std::string& word, Command& out) {
+  for (Command c : {Command::format, Command::mount, Command::fsck, Command::gc, Command::status,
+                    Command::shell, Command::gc_node})
+    if (word == command_name(c)) {
+      out = c;
+      return true;
+    }
+  return false;
+}
+
+std::vector<OptionSpec> common_options(CommonOptions& common) {
+  std::vector<OptionSpec> v;
+  OptionSpec config = string_opt("config", "FILE", "read options from this INI file; the command line overrides it",
+                                 &common.config_file, as_is);
+  config.in_file = false;
+  config.show = [] { return std::string("none"); };
+  v.push_back(std::move(config));
+  v.push_back(string_opt("log-level", "LEVEL", "trace, debug, info, warn, error, critical or off",
+                         &common.log_level, [](const std::string& s) -> Result<std::string> {
+                           auto st = check_log_level(s);
+                           if (!st.ok()) return st;
+                           return s;
+                         }));
+  return v;
+}
+
+CommandSpec command_spec(Command c, Invocation& inv) {
+  CommandSpec s;
+  s.command = c;
+  switch (c) {
+    case Command::format: {
+      FormatOptions& o = inv.format;
+      s.usage = "format <META-URL> <NAME> --storage URL [options]";
+      s.summary = "create a new volume in an empty metadata database";
+      s.description =
+          "Creates the volume NAME: writes its settings to the metadata database and checks that the\n"
+          "object store is writable. Refuses a database that already holds a volume unless --force.";
+      s.positionals = {"meta-url", "name"};
+      s.required = {"storage"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
+      s.options.push_back(positional("name", "volume name: 1-63 letters, digits, '.', '_' or '-'", &o.name,
+                                     [](const std::string& v) -> Result<std::string> {
+                                       auto st = check_volume_name(v);
+                                       if (!st.ok()) return st;
+                                       return v;
+                                     }));
+      s.options.push_back(string_opt("storage", "URL", "object store: file:///ABS/DIR (required)", &o.storage,
+                                     normalize_storage_url));
+      s.options.push_back(size_opt("block-size", "size of data blocks: a power of two from 64K to 64M",
+                                   &o.block_size, kMinBlockSize, kMaxBlockSize, true));
+      s.options.push_back(flag_opt("force", 0, "overwrite the settings of an existing volume", &o.force));
+      break;
+    }
+    case Command::mount: {
+      MountOptions& o = inv.mount;
+      s.usage = "mount <META-URL> <MOUNTPOINT> [options]";
+      s.summary = "mount a volume";
+      s.description =
+          "Mounts the volume stored in META-URL at MOUNTPOINT (an existing directory). Without\n"
+          "--foreground it runs in the background once the filesystem is mounted. SIGTERM, SIGINT or\n"
+          "`fusermount3 -u MOUNTPOINT` unmount cleanly after all written data is committed.";
+      s.positionals = {"meta-url", "mountpoint"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
+      s.options.push_back(positional("mountpoint", "existing directory to mount on", &o.mountpoint,
+                                     normalize_local_path));
+      s.options.push_back(flag_opt("foreground", 'f', "stay in the foreground", &o.foreground));
+      OptionSpec cache_dir = string_opt("cache-dir", "DIR", "directory of the local block cache", &o.cache_dir,
+                                        normalize_local_path);
+      cache_dir.show = [&o] { return o.cache_dir.empty() ? "~/.s3layerfs/cache/<volume uuid>" : o.cache_dir; };
+      s.options.push_back(std::move(cache_dir));
+      OptionSpec cache_size = size_opt("cache-size", "size of the local block cache; 0 disables it, else at least 16M",
+                                       &o.cache_size, 0, UINT64_MAX, false);
+      cache_size.set = [&o](const std::string& v) -> Status {
+        auto r = parse_size(v);
+        if (!r.ok()) return r.status;
+        if (*r != 0 && *r < kMinCacheSize)
+          return Status::Error(EINVAL, "must be 0 (no cache) or at least " + format_size(kMinCacheSize) + ", got " + v);
+        o.cache_size = *r;
+        return Status::Ok();
+      };
+      s.options.push_back(std::move(cache_size));
+      s.options.push_back(size_opt("buffer-size", "memory for written data not yet uploaded: 16M to 1T",
+                                   &o.buffer_size, kMinBufferSize, kMaxBufferSize, false));
+      s.options.push_back(uint_opt("max-uploads", "concurrent block uploads: 1 to 256", &o.max_uploads, 1, kMaxUploads));
+      s.options.push_back(uint_opt("fuse-threads", "threads serving FUSE requests: 1 to 256", &o.fuse_threads, 1,
+                                   kMaxFuseThreads));
+      s.options.push_back(seconds_opt("attr-timeout", "kernel cache time of attributes: 0 to 86400", &o.attr_timeout));
+      s.options.push_back(seconds_opt("entry-timeout", "kernel cache time of names: 0 to 86400", &o.entry_timeout));
+      s.options.push_back(flag_opt("allow-other", 0, "let other users access the mount", &o.allow_other));
+      s.options.push_back(flag_opt("no-default-permissions", 0,
+                                   "do not let the kernel check permission bits", &o.default_permissions, true));
+      s.options.push_back(uint_opt("readahead", "blocks read ahead of a sequential reader: 0 to 64",
+                                   &o.readahead_blocks, 0, kMaxReadahead));
+      break;
+    }
+    case Command::fsck: {
+      FsckOptions& o = inv.fsck;
+      s.usage = "fsck <META-URL> [options]";
+      s.summary = "check the consistency of a volume";
+      s.description =
+          "Checks the metadata of the volume in META-URL and that every referenced block exists.\n"
+          "Exits 0 if the volume is consistent, 1 if problems were found.";
+      s.positionals = {"meta-url"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
+      s.options.push_back(flag_opt("check-data", 0, "also read every block and verify its checksum", &o.check_data));
+      break;
+    }
+    default:
+      break;   // callers only ask for implemented commands
+  }
+  return s;
+}
+
+std::string command_summary(Command c) {
+  switch (c) {
+    case Command::gc: return "remove unreferenced objects from the store (not implemented yet)";
+    case Command::status: return "show the volume and its sessions (not implemented yet)";
+    case Command::shell: return "interactive metadata shell (not implemented yet)";
+    case Command::gc_node: return "not implemented yet";
+    default: {
+      Invocation scratch;
+      return command_spec(c, scratch).summary;
+    }
+  }
+}
+
+}  // namespace s3l::config

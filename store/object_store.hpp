@@ -12,6 +12,9 @@
 
 namespace s3l::store {
 
+// Longest key any backend accepts (S3's own limit). Longer keys: ENAMETOOLONG.
+constexpr size_t kMaxKeyLen = 1024;
+
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;

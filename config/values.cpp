@@ -154,10 +154,14 @@ Result<std::string> normalize_meta_url(const std::string& s) {
     return s;
   }
   if (scheme != "sqlite3") return Status(invalid("unsupported metadata URL scheme " + quote(scheme + "://") + expect));
+  // Only the path is normalized; a query (?sync=normal, read by the meta layer) is kept as is.
+  auto q = rest.find('?');
+  std::string query = q == std::string::npos ? "" : rest.substr(q);
+  rest = rest.substr(0, q);
   if (rest.empty()) return Status(invalid("bad metadata URL " + quote(s) + ": no database path" + expect));
   auto path = normalize_local_path(rest);
   if (!path.ok()) return Status(invalid("bad metadata URL " + quote(s) + ": " + path.msg()));
-  return "sqlite3://" + *path;
+  return "sqlite3://" + *path + query;
 }
 
 Result<std::string> normalize_storage_url(const std::string& s) {

@@ -114,6 +114,9 @@ BOOST_AUTO_TEST_CASE(meta_urls) {
   BOOST_REQUIRE(getcwd(cwd, sizeof cwd));
   std::string base = std::string(cwd) == "/" ? "" : cwd;
   BOOST_TEST(*normalize_meta_url("sqlite3://meta.db") == "sqlite3://" + base + "/meta.db");   // daemon runs from /
+  BOOST_TEST(*normalize_meta_url("sqlite3://a/../meta.db?sync=normal&busy_timeout=10") ==
+             "sqlite3://" + base + "/meta.db?sync=normal&busy_timeout=10");
+  BOOST_TEST(contains(normalize_meta_url("sqlite3://?sync=normal").msg(), "no database path"));
   BOOST_TEST(*normalize_meta_url("postgres://u@h/db") == "postgres://u@h/db");
   BOOST_TEST(contains(normalize_meta_url("mysql://x").msg(), "unsupported metadata URL scheme 'mysql://'"));
   BOOST_TEST(contains(normalize_meta_url("/var/meta.db").msg(), "bad metadata URL '/var/meta.db'"));

@@ -72,6 +72,7 @@ MountFixture::MountFixture(FixtureOptions opts) : opts_(std::move(opts)) {
     throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
   }
   root_ = canonical_mount_path(tmpl);
+  register_temp_dir(root_);
   // 0755: the permission tests run as another user, who must reach the mount.
   ::chmod(root_.c_str(), 0755);
   mnt_ = root_ + "/mnt";
@@ -232,8 +233,10 @@ void MountFixture::teardown() noexcept {
       std::cerr << "s3l-test teardown: NOT removing " << root_ << " (still mounted)\n";
     } else if (env("S3L_TEST_KEEP") == "1") {
       std::cerr << "s3l-test: keeping " << root_ << " (S3L_TEST_KEEP=1)\n";
+      unregister_temp_dir(root_);
     } else {
       remove_tree(root_);
+      unregister_temp_dir(root_);
     }
   } catch (const std::exception& e) {
     std::cerr << "s3l-test teardown of " << root_ << " failed: " << e.what() << "\n";

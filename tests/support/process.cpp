@@ -21,6 +21,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/fs_util.hpp"
 #include "tests/support/mounts.hpp"
 
 namespace s3l::test {
@@ -33,6 +34,7 @@ struct Registry {
   std::vector<std::function<void()>> hooks;  // run first, in reverse order
   std::map<pid_t, std::string> children;   // pid (= pgid) -> command line
   std::set<std::string> mounts;
+  std::set<std::string> temp_dirs;
 };
 Registry& registry() {
   static Registry* r = new Registry;
@@ -217,6 +219,7 @@ void Child::signal_group(int sig) {
 std::optional<ExitStatus> Child::stop(milliseconds grace, milliseconds kill_wait) {
   if (poll()) return status_;
   signal_group(SIGTERM);
+  signal_group(SIGCONT);  // a stopped process acts on TERM only once continued
   if (wait_for(grace)) return status_;
   signal_group(SIGKILL);
   return wait_for(kill_wait);
@@ -271,6 +274,17 @@ void add_cleanup_hook(std::function<void()> hook) {
   registry().hooks.push_back(std::move(hook));
 }
 
+void register_temp_dir(const std::string& dir) {
+  install_atexit_once();
+  std::lock_guard<std::mutex> lk(registry().mu);
+  registry().temp_dirs.insert(dir);
+}
+
+void unregister_temp_dir(const std::string& dir) {
+  std::lock_guard<std::mutex> lk(registry().mu);
+  registry().temp_dirs.erase(dir);
+}
+
 void cleanup_everything() {
   std::vector<std::function<void()>> hooks;
   {
@@ -295,6 +309,7 @@ void cleanup_everything() {
   for (const auto& [pid, cmd] : children) {
     std::cerr << "s3l-test cleanup: stopping leftover process " << pid << " (" << cmd << ")\n";
     kill(-pid, SIGTERM);
+    kill(-pid, SIGCONT);
   }
   for (const auto& [pid, cmd] : children) {
     if (!reap_within(pid, milliseconds(10000))) {
@@ -311,6 +326,20 @@ void cleanup_everything() {
     }
   }
   for (const auto& [pid, cmd] : children) reap_within(pid, milliseconds(5000));
+
+  std::set<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> lk(registry().mu);
+    dirs.swap(registry().temp_dirs);
+  }
+  const char* keep = std::getenv("S3L_TEST_KEEP");
+  for (const auto& d : dirs) {
+    if (keep && std::string(keep) == "1") {
+      std::cerr << "s3l-test cleanup: keeping " << d << " (S3L_TEST_KEEP=1)\n";
+    } else {
+      remove_tree(d);   // never crosses into a mount that could not be removed
+    }
+  }
 }
 
 }  // namespace s3l::test

@@ -82,6 +82,10 @@ std::string slurp(const std::string& path);
 // still mounted. Children register themselves.
 void register_mount(const std::string& mountpoint);
 void unregister_mount(const std::string& mountpoint);
+// Directories removed by cleanup_everything() (after the mounts in them are
+// gone) unless S3L_TEST_KEEP=1: temp dirs of fixtures that never tore down.
+void register_temp_dir(const std::string& dir);
+void unregister_temp_dir(const std::string& dir);
 // Runs before everything else in cleanup_everything() (e.g. a clean unmount of
 // a mount shared by several test cases). Hooks run once, newest first.
 void add_cleanup_hook(std::function<void()> hook);

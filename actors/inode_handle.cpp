@@ -228,11 +228,18 @@ uint64_t write_piece(self_ptr self, uint64_t chunk, uint64_t pos, const char* p,
     uint64_t m = std::min(n - done, bs - off);
     if (bi == s.blocks.size()) {
       s.blocks.push_back(std::make_shared<std::string>());
-      s.blocks.back()->reserve(std::min<uint64_t>(bs, std::max<uint64_t>(m, 64 << 10)));
+      // Streaming writes get the whole block at once (no regrowth copies);
+      // small writes start small so many tiny slices stay cheap.
+      bool streaming = bi > 0 || m >= (128u << 10);
+      s.blocks.back()->reserve(streaming ? bs : std::max<uint64_t>(m, 4096));
     }
     std::string& b = *s.blocks[bi];
-    if (off + m > b.size()) b.resize(off + m);
-    std::memcpy(&b[off], p + done, m);
+    if (off == b.size()) {
+      b.append(p + done, m);
+    } else {
+      if (off + m > b.size()) b.resize(off + m);
+      std::memcpy(&b[off], p + done, m);
+    }
     done += m;
   }
   s.len += growth;

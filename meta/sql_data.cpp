@@ -1,0 +1,296 @@
+// SqlMeta: file data (slices and blocks), truncate and purge.
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "meta/sql_meta.hpp"
+#include "util/clock.hpp"
+
+namespace s3l::meta {
+namespace {
+
+constexpr uint64_t kMaxFileSize = static_cast<uint64_t>(INT64_MAX);
+
+bool is_sha256_hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string slice_name(uint64_t id) { return "slice " + std::to_string(id); }
+
+// A slice's shape must match what the readers assume (meta/slice_map.hpp):
+// block i covers [i*block_size, ...), all full but the last, sizes sum to len.
+Status validate_slice(const Slice& s, const VolumeSettings& v) {
+  if (s.len == 0) return Status::Error(EINVAL, slice_name(s.id) + " is empty");
+  if (s.pos >= v.chunk_size || s.len > v.chunk_size - s.pos)
+    return Status::Error(EINVAL, slice_name(s.id) + " [" + std::to_string(s.pos) + ", +" +
+                                     std::to_string(s.len) + ") does not fit in a chunk of " +
+                                     std::to_string(v.chunk_size) + " bytes");
+  if (s.zero) {
+    if (!s.blocks.empty()) return Status::Error(EINVAL, "zero " + slice_name(s.id) + " cannot have blocks");
+    return Status::Ok();
+  }
+  uint64_t want = (s.len + v.block_size - 1) / v.block_size;
+  if (s.blocks.size() != want)
+    return Status::Error(EINVAL, slice_name(s.id) + " of " + std::to_string(s.len) + " bytes needs " +
+                                     std::to_string(want) + " blocks, got " + std::to_string(s.blocks.size()));
+  for (size_t i = 0; i < s.blocks.size(); ++i) {
+    const Block& b = s.blocks[i];
+    uint64_t expect = i + 1 < s.blocks.size() ? v.block_size : s.len - i * v.block_size;
+    std::string which = "block " + std::to_string(i) + " of " + slice_name(s.id);
+    if (b.slice_id != s.id || b.index != i)
+      return Status::Error(EINVAL, which + " is named (slice " + std::to_string(b.slice_id) + ", index " +
+                                       std::to_string(b.index) + ")");
+    if (b.size != expect)
+      return Status::Error(EINVAL, which + " has " + std::to_string(b.size) + " bytes, expected " +
+                                       std::to_string(expect));
+    if (!is_sha256_hex(b.checksum))
+      return Status::Error(EINVAL, which + " has no valid lowercase hex SHA-256 checksum");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void SqlMeta::release_slices(const std::string& set, int64_t key, int64_t now) {
+  const std::string blocks_of_set = "SELECT sb.block_id FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ")";
+  // One reference per slice_blocks row, and the rows go in the same
+  // transaction: a reference can never be dropped twice.
+  Query(*conn_, "UPDATE blocks SET refs = refs - c.n FROM (SELECT sb.block_id, COUNT(*) AS n "
+                "FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ") GROUP BY sb.block_id) AS c "
+                "WHERE blocks.id = c.block_id")
+      .bind(1, key).run();
+  Query(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) "
+                "SELECT id, slice_id, idx, size, $2 FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set +
+                ") ON CONFLICT (block_id) DO NOTHING")
+      .bind(1, key).bind(2, now).run();
+  Query(*conn_, "DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")").bind(1, key).run();
+  Query(*conn_, "DELETE FROM slice_blocks WHERE slice_id IN (" + set + ")").bind(1, key).run();
+  Query(*conn_, "DELETE FROM slices WHERE id IN (" + set + ")").bind(1, key).run();
+}
+
+void SqlMeta::bury_blocks(const std::vector<Block>& blocks, uint64_t slice_id, int64_t now) {
+  // Ids come from the blocks sequence so a dead block never shares an id.
+  for (const Block& b : blocks) {
+    Query q(*conn_, "INSERT INTO blocks (slice_id, idx, size, checksum, refs) VALUES ($1, $2, $3, $4, 0) RETURNING id");
+    q.bind(1, slice_id).bind(2, b.index).bind(3, b.size).text(4, b.checksum);
+    if (!q.next()) throw DbError(EIO, false, "INSERT ... RETURNING returned no block id");
+    int64_t id = q.i64(0);
+    q.run();
+    Query(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) VALUES ($1, $2, $3, $4, $5)")
+        .bind(1, id).bind(2, slice_id).bind(3, b.index).bind(4, b.size).bind(5, now).run();
+    Query(*conn_, "DELETE FROM blocks WHERE id = $1").bind(1, id).run();
+  }
+}
+
+Result<Attr> SqlMeta::truncate(uint64_t ino, uint64_t size, int64_t now) {
+  if (size > kMaxFileSize) return Status::Error(EFBIG, "size " + std::to_string(size) + " is too large");
+  return run("truncate", Tx::kWrite, [&]() -> Result<Attr> {
+    auto n = load_inode(ino);
+    if (!n) return Status::Error(ENOENT, "inode " + std::to_string(ino) + " does not exist");
+    if (n->is_dir()) return Status::Error(EISDIR, "inode " + std::to_string(ino) + " is a directory");
+    if ((n->attr.mode & S_IFMT) != S_IFREG)
+      return Status::Error(EINVAL, "inode " + std::to_string(ino) + " is not a regular file");
+    uint64_t old = n->attr.size;
+    if (size < old) {
+      const uint64_t cs = settings().chunk_size;
+      const uint64_t c = size / cs, off = size % cs;
+      if (size == 0) {
+        release_slices("SELECT id FROM slices WHERE ino = $1 AND status = 1", static_cast<int64_t>(ino), now);
+        Query(*conn_, "DELETE FROM chunks WHERE ino = $1").bind(1, ino).run();
+      } else {
+        std::vector<uint64_t> gone;
+        {
+          Query q(*conn_, "SELECT id FROM slices WHERE ino = $1 AND status = 1 AND "
+                          "(chunk > $2 OR (chunk = $2 AND pos >= $3))");
+          q.bind(1, ino).bind(2, c).bind(3, off);
+          while (q.next()) gone.push_back(q.u64(0));
+        }
+        for (uint64_t id : gone)
+          release_slices("SELECT id FROM slices WHERE id = $1", static_cast<int64_t>(id), now);
+        // Older slices may still reach past the cut inside the boundary chunk: a
+        // zero slice shadows them up to their end so those bytes never come back.
+        uint64_t reach = 0;
+        if (off > 0) {
+          Query q(*conn_, "SELECT MAX(pos + len) FROM slices WHERE ino = $1 AND chunk = $2 AND status = 1 AND pos < $3");
+          q.bind(1, ino).bind(2, c).bind(3, off);
+          if (q.next() && !q.is_null(0)) reach = q.u64(0);
+        }
+        if (reach > off) {
+          uint64_t zid = alloc_id(slice_ids_, "next_slice", 64);
+          Query(*conn_, "INSERT INTO slices (id, ino, chunk, pos, len, zero, status, session, created) "
+                        "VALUES ($1, $2, $3, $4, $5, 1, 1, 0, $6)")
+              .bind(1, zid).bind(2, ino).bind(3, c).bind(4, off).bind(5, reach - off).bind(6, now).run();
+        }
+        // Recount the chunks of the cut tail (few rows: index range).
+        Query(*conn_, "UPDATE chunks SET slices = (SELECT COUNT(*) FROM slices s WHERE s.ino = chunks.ino "
+                      "AND s.chunk = chunks.idx AND s.status = 1) WHERE ino = $1 AND idx >= $2")
+            .bind(1, ino).bind(2, c).run();
+        if (reach > off)
+          Query(*conn_, "INSERT INTO chunks (ino, idx, slices) SELECT $1, $2, COUNT(*) FROM slices "
+                        "WHERE ino = $1 AND chunk = $2 AND status = 1 ON CONFLICT (ino, idx) DO NOTHING")
+              .bind(1, ino).bind(2, c).run();
+        Query(*conn_, "DELETE FROM chunks WHERE ino = $1 AND idx >= $2 AND slices = 0").bind(1, ino).bind(2, c).run();
+      }
+    }
+    Query(*conn_, "UPDATE inodes SET size = $2, mtime = $3, ctime = $3 WHERE ino = $1")
+        .bind(1, ino).bind(2, size).bind(3, now).run();
+    add_counter("used_bytes", static_cast<int64_t>(size) - static_cast<int64_t>(old));
+    n->attr.size = size;
+    n->attr.mtime_ns = n->attr.ctime_ns = now;
+    return n->attr;
+  });
+}
+
+Result<uint64_t> SqlMeta::begin_slice(uint64_t ino, uint64_t chunk, uint64_t session) {
+  return run("begin slice", Tx::kWrite, [&]() -> Result<uint64_t> {
+    auto n = load_inode(ino);
+    if (!n) return Status::Error(ENOENT, "inode " + std::to_string(ino) + " does not exist");
+    if ((n->attr.mode & S_IFMT) != S_IFREG)
+      return Status::Error(n->is_dir() ? EISDIR : EINVAL, "inode " + std::to_string(ino) + " is not a regular file");
+    if (chunk > kMaxFileSize / settings().chunk_size)
+      return Status::Error(EFBIG, "chunk " + std::to_string(chunk) + " lies beyond the largest file size");
+    uint64_t id = alloc_id(slice_ids_, "next_slice", 64);
+    Query(*conn_, "INSERT INTO slices (id, ino, chunk, pos, len, zero, status, session, created) "
+                  "VALUES ($1, $2, $3, 0, 0, 0, 0, $4, $5)")
+        .bind(1, id).bind(2, ino).bind(3, chunk).bind(4, session).bind(5, now_ns()).run();
+    return id;
+  });
+}
+
+Result<Attr> SqlMeta::commit_slice(const Slice& s, uint64_t min_size, int64_t now) {
+  if (min_size > kMaxFileSize) return Status::Error(EFBIG, "size " + std::to_string(min_size) + " is too large");
+  return run("commit slice", Tx::kWrite, [&]() -> Result<Attr> {
+    if (Status v = validate_slice(s, settings()); !v.ok()) return v;
+    bool known = false, committed = false;
+    uint64_t row_ino = 0, row_chunk = 0;
+    {
+      Query q(*conn_, "SELECT ino, chunk, status FROM slices WHERE id = $1");
+      q.bind(1, s.id);
+      if (q.next()) {
+        known = true;
+        row_ino = q.u64(0);
+        row_chunk = q.u64(1);
+        committed = q.i64(2) != 0;
+      }
+    }
+    if (committed) return Status::Error(EINVAL, slice_name(s.id) + " is already committed");
+    if (known && (row_ino != s.ino || row_chunk != s.chunk))
+      return Status::Error(EINVAL, slice_name(s.id) + " was begun for inode " + std::to_string(row_ino) +
+                                       " chunk " + std::to_string(row_chunk) + ", not inode " +
+                                       std::to_string(s.ino) + " chunk " + std::to_string(s.chunk));
+    auto n = load_inode(s.ino);
+    if (!n) {
+      // The file was deleted and purged while the blocks uploaded: they will
+      // never be referenced, queue them for deletion (and keep that change).
+      bury_blocks(s.blocks, s.id, now);
+      if (known) Query(*conn_, "DELETE FROM slices WHERE id = $1").bind(1, s.id).run();
+      commit_on_error_ = true;
+      return Status::Error(ENOENT, "inode " + std::to_string(s.ino) + " no longer exists; " +
+                                       std::to_string(s.blocks.size()) + " blocks of " + slice_name(s.id) +
+                                       " queued for deletion");
+    }
+    if (!known)
+      return Status::Error(EINVAL, slice_name(s.id) + " is unknown (never begun, aborted, or its session was closed)");
+    for (size_t i = 0; i < s.blocks.size(); ++i) {
+      const Block& b = s.blocks[i];
+      int64_t bid = 0;
+      {
+        Query q(*conn_, "INSERT INTO blocks (slice_id, idx, size, checksum, refs) VALUES ($1, $2, $3, $4, 1) RETURNING id");
+        q.bind(1, s.id).bind(2, b.index).bind(3, b.size).text(4, b.checksum);
+        if (!q.next()) throw DbError(EIO, false, "INSERT ... RETURNING returned no block id");
+        bid = q.i64(0);
+        q.run();
+      }
+      Query(*conn_, "INSERT INTO slice_blocks (slice_id, seq, block_id) VALUES ($1, $2, $3)")
+          .bind(1, s.id).bind(2, static_cast<uint64_t>(i)).bind(3, bid).run();
+    }
+    Query(*conn_, "UPDATE slices SET pos = $2, len = $3, zero = $4, status = 1 WHERE id = $1")
+        .bind(1, s.id).bind(2, s.pos).bind(3, s.len).bind(4, s.zero).run();
+    Query(*conn_, "INSERT INTO chunks (ino, idx, slices) VALUES ($1, $2, 1) "
+                  "ON CONFLICT (ino, idx) DO UPDATE SET slices = chunks.slices + 1")
+        .bind(1, s.ino).bind(2, s.chunk).run();
+    uint64_t size = std::max(n->attr.size, min_size);
+    Query(*conn_, "UPDATE inodes SET size = $2, mtime = $3, ctime = $3 WHERE ino = $1")
+        .bind(1, s.ino).bind(2, size).bind(3, now).run();
+    add_counter("used_bytes", static_cast<int64_t>(size - n->attr.size));
+    n->attr.size = size;
+    n->attr.mtime_ns = n->attr.ctime_ns = now;
+    return n->attr;
+  });
+}
+
+Status SqlMeta::abort_slice(uint64_t slice_id) {
+  return run("abort slice", Tx::kWrite, [&]() -> Status {
+    Query q(*conn_, "SELECT status FROM slices WHERE id = $1");
+    q.bind(1, slice_id);
+    if (!q.next()) return Status::Ok();   // already gone (purged with its inode, or aborted)
+    if (q.i64(0) != 0) return Status::Error(EINVAL, slice_name(slice_id) + " is committed; it cannot be aborted");
+    release_slices("SELECT id FROM slices WHERE id = $1", static_cast<int64_t>(slice_id), now_ns());
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<Slice>> SqlMeta::chunk_slices(uint64_t ino, uint64_t chunk) {
+  return run("chunk slices", Tx::kNone, [&]() -> Result<std::vector<Slice>> {
+    std::vector<Slice> out;
+    // One statement: one consistent snapshot of the slices and their blocks.
+    Query q(*conn_, "SELECT s.id, s.pos, s.len, s.zero, sb.block_id, b.id, b.slice_id, b.idx, b.size, b.checksum "
+                    "FROM slices s LEFT JOIN slice_blocks sb ON sb.slice_id = s.id "
+                    "LEFT JOIN blocks b ON b.id = sb.block_id "
+                    "WHERE s.ino = $1 AND s.chunk = $2 AND s.status = 1 ORDER BY s.id, sb.seq");
+    q.bind(1, ino).bind(2, chunk);
+    while (q.next()) {
+      uint64_t id = q.u64(0);
+      if (out.empty() || out.back().id != id) {
+        Slice s;
+        s.id = id;
+        s.ino = ino;
+        s.chunk = chunk;
+        s.pos = q.u64(1);
+        s.len = q.u64(2);
+        s.zero = q.i64(3) != 0;
+        out.push_back(std::move(s));
+      }
+      if (q.is_null(4)) continue;   // a slice without blocks (zero slice)
+      if (q.is_null(5))
+        return Status::Error(EIO, slice_name(id) + " of inode " + std::to_string(ino) + " references missing block " +
+                                      std::to_string(q.u64(4)) + " (damaged metadata; run fsck)");
+      Block b;
+      b.id = q.u64(5);
+      b.slice_id = q.u64(6);
+      b.index = q.u32(7);
+      b.size = q.u32(8);
+      b.checksum = q.str(9);
+      out.back().blocks.push_back(std::move(b));
+    }
+    return out;
+  });
+}
+
+Status SqlMeta::purge(uint64_t ino) {
+  return run("purge", Tx::kWrite, [&]() -> Status {
+    purge_in_tx(ino, now_ns());
+    return Status::Ok();
+  });
+}
+
+void SqlMeta::purge_in_tx(uint64_t ino, int64_t now) {
+  auto n = load_inode(ino);
+  if (!n) {
+    Query(*conn_, "DELETE FROM orphans WHERE ino = $1").bind(1, ino).run();
+    return;
+  }
+  if (n->attr.nlink > 0 || ino == kRootIno) return;
+  release_slices("SELECT id FROM slices WHERE ino = $1", static_cast<int64_t>(ino), now);
+  for (const char* sql : {"DELETE FROM chunks WHERE ino = $1", "DELETE FROM symlinks WHERE ino = $1",
+                          "DELETE FROM xattrs WHERE ino = $1", "DELETE FROM locks WHERE ino = $1",
+                          "DELETE FROM orphans WHERE ino = $1", "DELETE FROM inodes WHERE ino = $1"})
+    Query(*conn_, sql).bind(1, ino).run();
+  add_counter("inodes", -1);
+  if ((n->attr.mode & S_IFMT) == S_IFREG) add_counter("used_bytes", -static_cast<int64_t>(n->attr.size));
+}
+
+}  // namespace s3l::meta

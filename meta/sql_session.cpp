@@ -1,0 +1,96 @@
+// SqlMeta: sessions (one per mount) and the dead-block queue.
+#include <cerrno>
+
+#include "meta/sql_meta.hpp"
+#include "util/clock.hpp"
+
+namespace s3l::meta {
+
+Result<uint64_t> SqlMeta::register_session(const SessionInfo& info) {
+  return run("register session", Tx::kWrite, [&]() -> Result<uint64_t> {
+    IdBatch one;   // sessions are rare: no batching, ids stay dense
+    uint64_t id = alloc_id(one, "next_session", 1);
+    int64_t started = info.started_ns ? info.started_ns : now_ns();
+    Query(*conn_, "INSERT INTO sessions (id, host, pid, mountpoint, version, started, heartbeat) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(1, id)
+        .text(2, info.host)
+        .bind(3, info.pid)
+        .text(4, info.mountpoint)
+        .text(5, info.version)
+        .bind(6, started)
+        .bind(7, info.heartbeat_ns ? info.heartbeat_ns : started)
+        .run();
+    return id;
+  });
+}
+
+Status SqlMeta::heartbeat(uint64_t session, int64_t now) {
+  return run("heartbeat", Tx::kWrite, [&]() -> Status {
+    if (Query(*conn_, "UPDATE sessions SET heartbeat = $2 WHERE id = $1").bind(1, session).bind(2, now).run() == 0)
+      return Status::Error(ENOENT, "session " + std::to_string(session) +
+                                       " does not exist (closed, or cleaned up as stale)");
+    return Status::Ok();
+  });
+}
+
+Status SqlMeta::close_session(uint64_t session) {
+  return run("close session", Tx::kWrite, [&]() -> Status {
+    int64_t now = now_ns();
+    std::vector<uint64_t> orphans;
+    {
+      Query q(*conn_, "SELECT ino FROM orphans WHERE session = $1");
+      q.bind(1, session);
+      while (q.next()) orphans.push_back(q.u64(0));
+    }
+    for (uint64_t ino : orphans) purge_in_tx(ino, now);
+    // Rows purge left (an orphan that was linked again) are no longer this session's.
+    Query(*conn_, "DELETE FROM orphans WHERE session = $1").bind(1, session).run();
+    // Pending slices: their blocks were never recorded unless something did so;
+    // release_slices queues whatever was.
+    release_slices("SELECT id FROM slices WHERE session = $1 AND status = 0", static_cast<int64_t>(session), now);
+    Query(*conn_, "DELETE FROM locks WHERE session = $1").bind(1, session).run();
+    Query(*conn_, "DELETE FROM sessions WHERE id = $1").bind(1, session).run();
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<SessionInfo>> SqlMeta::list_sessions() {
+  return run("list sessions", Tx::kNone, [&]() -> Result<std::vector<SessionInfo>> {
+    std::vector<SessionInfo> out;
+    Query q(*conn_, "SELECT id, host, pid, mountpoint, version, started, heartbeat FROM sessions ORDER BY id");
+    while (q.next()) {
+      SessionInfo s;
+      s.id = q.u64(0);
+      s.host = q.str(1);
+      s.pid = q.i64(2);
+      s.mountpoint = q.str(3);
+      s.version = q.str(4);
+      s.started_ns = q.i64(5);
+      s.heartbeat_ns = q.i64(6);
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<DeadBlock>> SqlMeta::dead_blocks(size_t limit) {
+  return run("dead blocks", Tx::kNone, [&]() -> Result<std::vector<DeadBlock>> {
+    std::vector<DeadBlock> out;
+    if (limit == 0) return out;
+    Query q(*conn_, "SELECT block_id, slice_id, idx, size, since FROM dead_blocks ORDER BY block_id LIMIT $1");
+    q.bind(1, static_cast<uint64_t>(std::min<size_t>(limit, INT64_MAX)));
+    while (q.next()) out.push_back(DeadBlock{q.u64(0), q.u64(1), q.u32(2), q.u32(3), q.i64(4)});
+    return out;
+  });
+}
+
+Status SqlMeta::forget_dead_blocks(const std::vector<uint64_t>& block_ids) {
+  if (block_ids.empty()) return Status::Ok();
+  return run("forget dead blocks", Tx::kWrite, [&]() -> Status {
+    for (uint64_t id : block_ids) Query(*conn_, "DELETE FROM dead_blocks WHERE block_id = $1").bind(1, id).run();
+    return Status::Ok();
+  });
+}
+
+}  // namespace s3l::meta

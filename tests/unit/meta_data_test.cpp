@@ -1,0 +1,308 @@
+// File data in the metadata engine: slices, blocks, truncate, purge.
+#define BOOST_TEST_MODULE meta_data
+#include "meta_fixture.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "meta/slice_map.hpp"
+
+using namespace s3l;
+using namespace s3l::meta;
+using namespace s3l::meta::test;
+
+namespace {
+
+// What a reader sees, byte by byte: the id of the slice that wrote it, 0 for zeros.
+std::vector<uint64_t> visible(Meta& m, uint64_t ino, uint64_t size) {
+  std::vector<uint64_t> out(size, 0);
+  for (uint64_t c = 0; c * kChunk < size; ++c) {
+    auto sl = m.chunk_slices(ino, c);
+    BOOST_REQUIRE_MESSAGE(sl.ok(), sl.msg());
+    for (const Segment& g : resolve_slices(*sl, kChunk))
+      for (uint64_t i = 0; i < g.len && c * kChunk + g.pos + i < size; ++i)
+        out[c * kChunk + g.pos + i] = g.slice ? g.slice->id : 0;
+  }
+  return out;
+}
+
+bool all_zero(const std::vector<uint64_t>& v, uint64_t from, uint64_t to) {
+  for (uint64_t i = from; i < to; ++i)
+    if (v[i] != 0) return false;
+  return true;
+}
+
+std::vector<DeadBlock> dead(Meta& m) {
+  auto d = m.dead_blocks(100000);
+  BOOST_REQUIRE_MESSAGE(d.ok(), d.msg());
+  return *d;
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(data, MetaFixture)
+
+BOOST_AUTO_TEST_CASE(commit_and_read_back) {
+  Attr f = mk(kRootIno, "f");
+  auto id = m->begin_slice(f.ino, 0, session);
+  BOOST_REQUIRE_MESSAGE(id.ok(), id.msg());
+  Slice s = make_slice(*id, f.ino, 0, 0, 100000);
+  BOOST_REQUIRE_EQUAL(s.blocks.size(), 2u);
+  auto a = m->commit_slice(s, 100000, kT0 + 50);
+  BOOST_REQUIRE_MESSAGE(a.ok(), a.msg());
+  BOOST_TEST(a->size == 100000u);
+  BOOST_TEST(a->mtime_ns == kT0 + 50);
+  BOOST_TEST(a->ctime_ns == kT0 + 50);
+  BOOST_TEST(attr(f.ino).size == 100000u);
+  auto sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE(sl.ok());
+  BOOST_REQUIRE_EQUAL(sl->size(), 1u);
+  const Slice& got = sl->front();
+  BOOST_TEST(got.id == s.id);
+  BOOST_TEST(got.ino == f.ino);
+  BOOST_TEST(got.pos == 0u);
+  BOOST_TEST(got.len == 100000u);
+  BOOST_TEST(!got.zero);
+  BOOST_REQUIRE_EQUAL(got.blocks.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    BOOST_TEST(got.blocks[i].id > 0u);
+    BOOST_TEST(got.blocks[i].slice_id == s.id);
+    BOOST_TEST(got.blocks[i].index == i);
+    BOOST_TEST(got.blocks[i].size == s.blocks[i].size);
+    BOOST_TEST(got.blocks[i].checksum == s.blocks[i].checksum);
+  }
+  BOOST_TEST(m->chunk_slices(f.ino, 1)->empty());
+  // min_size below the current size never shrinks the file
+  Slice small = write(f.ino, 0, 10, 5);
+  BOOST_TEST(attr(f.ino).size == 100000u);
+  BOOST_TEST(m->statfs()->used_bytes == 100000u);
+  // a later chunk raises the size to its end
+  write(f.ino, 2, 100, 1000);
+  BOOST_TEST(attr(f.ino).size == 2 * kChunk + 1100);
+  BOOST_TEST(m->statfs()->used_bytes == 2 * kChunk + 1100);
+  (void)small;
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(slices_come_back_in_id_order) {
+  Attr f = mk(kRootIno, "f");
+  auto a = m->begin_slice(f.ino, 0, session);
+  auto b = m->begin_slice(f.ino, 0, session);
+  BOOST_REQUIRE(a.ok() && b.ok());
+  BOOST_TEST(*a < *b);
+  // committed in the opposite order: readers still get oldest (lowest id) first
+  BOOST_REQUIRE(m->commit_slice(make_slice(*b, f.ino, 0, 0, 10), 10, kT0).ok());
+  BOOST_REQUIRE(m->commit_slice(make_slice(*a, f.ino, 0, 5, 10), 15, kT0).ok());
+  auto sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE(sl.ok());
+  BOOST_REQUIRE_EQUAL(sl->size(), 2u);
+  BOOST_TEST((*sl)[0].id == *a);
+  BOOST_TEST((*sl)[1].id == *b);
+  // b wrote later in id order, so it wins where both cover
+  auto v = visible(*m, f.ino, 15);
+  BOOST_TEST(v[5] == *b);
+  BOOST_TEST(v[12] == *a);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(commit_refuses_bad_slices) {
+  Attr f = mk(kRootIno, "f");
+  auto id = m->begin_slice(f.ino, 0, session);
+  BOOST_REQUIRE(id.ok());
+  Slice good = make_slice(*id, f.ino, 0, 0, 100000);
+  Slice s = good;
+  s.blocks.pop_back();
+  BOOST_TEST(m->commit_slice(s, 100000, kT0).err() == EINVAL);
+  s = good;
+  s.blocks[1].size -= 1;
+  BOOST_TEST(m->commit_slice(s, 100000, kT0).err() == EINVAL);
+  s = good;
+  s.blocks[0].checksum = "abc";
+  BOOST_TEST(m->commit_slice(s, 100000, kT0).err() == EINVAL);
+  s = good;
+  s.blocks[1].index = 5;
+  BOOST_TEST(m->commit_slice(s, 100000, kT0).err() == EINVAL);
+  s = make_slice(*id, f.ino, 0, kChunk - 10, 20);
+  BOOST_TEST(m->commit_slice(s, kChunk + 10, kT0).err() == EINVAL);   // crosses the chunk end
+  s = good;
+  s.chunk = 1;
+  BOOST_TEST(m->commit_slice(s, 100000, kT0).err() == EINVAL);   // begun for chunk 0
+  s = make_slice(*id + 1000, f.ino, 0, 0, 10);
+  BOOST_TEST(m->commit_slice(s, 10, kT0).err() == EINVAL);   // never begun
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->empty());
+  // the good one still commits, once
+  BOOST_REQUIRE(m->commit_slice(good, 100000, kT0).ok());
+  auto first = m->chunk_slices(f.ino, 0);
+  BOOST_TEST(m->commit_slice(good, 100000, kT0).err() == EINVAL);
+  auto again = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE_EQUAL(again->size(), 1u);
+  BOOST_REQUIRE_EQUAL(again->front().blocks.size(), 2u);
+  BOOST_TEST(again->front().blocks[0].id == first->front().blocks[0].id);
+  BOOST_TEST(m->committed_blocks()->size() == 2u);
+
+  Attr d = mkdir(kRootIno, "d");
+  BOOST_TEST(m->begin_slice(d.ino, 0, session).err() == EISDIR);
+  BOOST_TEST(m->begin_slice(999999, 0, session).err() == ENOENT);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(abort_slice) {
+  Attr f = mk(kRootIno, "f");
+  auto id = m->begin_slice(f.ino, 0, session);
+  BOOST_REQUIRE(id.ok());
+  BOOST_TEST(m->abort_slice(*id).ok());
+  BOOST_TEST(m->commit_slice(make_slice(*id, f.ino, 0, 0, 10), 10, kT0).err() == EINVAL);
+  BOOST_TEST(m->abort_slice(*id).ok());   // already gone
+  Slice w = write(f.ino, 0, 0, 10);
+  BOOST_TEST(m->abort_slice(w.id).err == EINVAL);   // committed data is never dropped this way
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->size() == 1u);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(commit_after_purge_queues_blocks) {
+  Attr f = mk(kRootIno, "f");
+  auto id = m->begin_slice(f.ino, 0, session);
+  BOOST_REQUIRE(id.ok());
+  BOOST_REQUIRE(m->unlink(kRootIno, "f", session, kT0).ok());
+  BOOST_REQUIRE(m->purge(f.ino).ok());
+  BOOST_TEST(dead(*m).empty());
+  Slice s = make_slice(*id, f.ino, 0, 0, 150000);   // 3 blocks, uploaded meanwhile
+  auto r = m->commit_slice(s, 150000, kT0);
+  BOOST_TEST(r.err() == ENOENT);
+  auto d = dead(*m);
+  BOOST_REQUIRE_EQUAL(d.size(), 3u);
+  std::set<uint64_t> ids;
+  for (size_t i = 0; i < 3; ++i) {
+    BOOST_TEST(d[i].slice_id == *id);
+    BOOST_TEST(d[i].index == i);
+    BOOST_TEST(d[i].size == s.blocks[i].size);
+    ids.insert(d[i].id);
+  }
+  BOOST_TEST(ids.size() == 3u);
+  BOOST_TEST(m->dead_blocks(2)->size() == 2u);
+  BOOST_REQUIRE(m->forget_dead_blocks({d[0].id, d[1].id}).ok());
+  BOOST_TEST(dead(*m).size() == 1u);
+  BOOST_REQUIRE(m->forget_dead_blocks({d[2].id}).ok());
+  BOOST_TEST(dead(*m).empty());
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(truncate_down_then_up) {
+  Attr f = mk(kRootIno, "f");
+  Slice c0 = write(f.ino, 0, 0, kChunk);        // 4 blocks
+  Slice c1 = write(f.ino, 1, 0, 100 << 10);     // 2 blocks
+  BOOST_TEST(attr(f.ino).size == kChunk + (100 << 10));
+
+  // cut inside chunk 1: its slice stays, a zero slice hides the cut part
+  const uint64_t cut1 = kChunk + 45056;
+  auto a = m->truncate(f.ino, cut1, kT0 + 10);
+  BOOST_REQUIRE_MESSAGE(a.ok(), a.msg());
+  BOOST_TEST(a->size == cut1);
+  BOOST_TEST(a->mtime_ns == kT0 + 10);
+  auto sl = m->chunk_slices(f.ino, 1);
+  BOOST_REQUIRE_EQUAL(sl->size(), 2u);
+  BOOST_TEST((*sl)[0].id == c1.id);
+  BOOST_TEST((*sl)[1].zero);
+  BOOST_TEST((*sl)[1].id > c1.id);
+  BOOST_TEST((*sl)[1].pos == 45056u);
+  BOOST_TEST((*sl)[1].len == (100u << 10) - 45056u);
+  BOOST_TEST((*sl)[1].blocks.empty());
+  BOOST_TEST(dead(*m).empty());
+  expect_consistent();
+
+  // cut inside chunk 0: everything in chunk 1 goes, its blocks are queued
+  const uint64_t cut0 = 200 << 10;
+  BOOST_REQUIRE(m->truncate(f.ino, cut0, kT0 + 11).ok());
+  BOOST_TEST(m->chunk_slices(f.ino, 1)->empty());
+  auto d = dead(*m);
+  BOOST_REQUIRE_EQUAL(d.size(), 2u);
+  BOOST_TEST(d[0].slice_id == c1.id);
+  BOOST_TEST(d[1].slice_id == c1.id);
+  BOOST_TEST(d[0].size + d[1].size == (100u << 10));
+  sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE_EQUAL(sl->size(), 2u);
+  BOOST_TEST((*sl)[1].zero);
+  BOOST_TEST((*sl)[1].pos == cut0);
+  BOOST_TEST((*sl)[1].pos + (*sl)[1].len == kChunk);
+
+  // growing only sets the size: the old bytes stay hidden
+  a = m->truncate(f.ino, 1 << 20, kT0 + 12);
+  BOOST_REQUIRE(a.ok());
+  BOOST_TEST(a->size == (1u << 20));
+  auto v = visible(*m, f.ino, 1 << 20);
+  BOOST_TEST(v[0] == c0.id);
+  BOOST_TEST(v[cut0 - 1] == c0.id);
+  BOOST_TEST(all_zero(v, cut0, 1 << 20));
+  BOOST_TEST(m->statfs()->used_bytes == (1u << 20));
+  BOOST_TEST(dead(*m).size() == 2u);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(repeated_truncates_never_resurrect_bytes) {
+  Attr f = mk(kRootIno, "f");
+  Slice s = write(f.ino, 0, 0, 100000);
+  BOOST_REQUIRE(m->truncate(f.ino, 50000, kT0).ok());
+  BOOST_REQUIRE(m->truncate(f.ino, 80000, kT0).ok());   // grow: [50000, 80000) reads as zeros
+  BOOST_REQUIRE(m->truncate(f.ino, 30000, kT0).ok());
+  BOOST_REQUIRE(m->truncate(f.ino, 200000, kT0).ok());
+  auto v = visible(*m, f.ino, 200000);
+  BOOST_TEST(v[29999] == s.id);
+  BOOST_TEST(all_zero(v, 30000, 200000));
+  expect_consistent();
+  // a write after the truncate shows through again
+  Slice w = write(f.ino, 0, 40000, 10);
+  v = visible(*m, f.ino, 200000);
+  BOOST_TEST(v[40005] == w.id);
+  BOOST_TEST(v[40010] == 0u);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(truncate_to_zero_and_errors) {
+  Attr f = mk(kRootIno, "f");
+  write(f.ino, 0, 0, 70000);
+  write(f.ino, 3, 0, 10);
+  BOOST_REQUIRE(m->truncate(f.ino, 0, kT0).ok());
+  BOOST_TEST(attr(f.ino).size == 0u);
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->empty());
+  BOOST_TEST(m->chunk_slices(f.ino, 3)->empty());
+  BOOST_TEST(dead(*m).size() == 3u);
+  BOOST_TEST(m->statfs()->used_bytes == 0u);
+  BOOST_TEST(m->committed_blocks()->empty());
+
+  Attr d = mkdir(kRootIno, "d");
+  auto l = m->mknod(kRootIno, "l", S_IFLNK | 0777, 0, 0, 0, "t", kT0);
+  BOOST_TEST(m->truncate(d.ino, 0, kT0).err() == EISDIR);
+  BOOST_TEST(m->truncate(l->ino, 0, kT0).err() == EINVAL);
+  BOOST_TEST(m->truncate(999999, 0, kT0).err() == ENOENT);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(purge_releases_every_block_once) {
+  Attr f = mk(kRootIno, "f");
+  Attr g = mk(kRootIno, "g");
+  write(f.ino, 0, 0, 100000);   // 2 blocks
+  write(f.ino, 1, 0, 10);       // 1 block
+  write(g.ino, 0, 0, 10);       // 1 block, must survive
+  auto cb = m->committed_blocks();
+  BOOST_REQUIRE(cb.ok());
+  BOOST_REQUIRE_EQUAL(cb->size(), 4u);
+  BOOST_TEST(std::count_if(cb->begin(), cb->end(), [&](auto& p) { return p.first == f.ino; }) == 3);
+  BOOST_TEST(m->statfs()->used_bytes == kChunk + 10 + 10);
+
+  BOOST_REQUIRE(m->purge(f.ino).ok());   // still linked: nothing happens
+  BOOST_TEST(dead(*m).empty());
+  BOOST_REQUIRE(m->unlink(kRootIno, "f", session, kT0).ok());
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->size() == 1u);   // an orphan keeps its data
+  BOOST_REQUIRE(m->purge(f.ino).ok());
+  BOOST_REQUIRE(m->purge(f.ino).ok());
+  auto d = dead(*m);
+  BOOST_TEST(d.size() == 3u);
+  BOOST_TEST(m->committed_blocks()->size() == 1u);
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->empty());
+  BOOST_TEST(m->chunk_slices(g.ino, 0)->size() == 1u);
+  BOOST_TEST(m->statfs()->used_bytes == 10u);
+  BOOST_TEST(m->statfs()->inodes == 2u);
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_SUITE_END()

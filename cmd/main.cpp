@@ -11,8 +11,7 @@ using namespace s3l;
 int main(int argc, char** argv) {
   auto inv = config::parse_command_line(argc, argv);
   if (!inv.ok()) {
-    std::cerr << "s3layerfs-daemon: " << inv.msg() << "\n"
-              << "Try 's3layerfs-daemon --help'." << std::endl;
+    std::cerr << "s3layerfs-daemon: " << inv.msg() << " (see --help)" << std::endl;
     return cmd::kExitUsage;
   }
   if (inv->version) {

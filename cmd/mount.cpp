@@ -118,6 +118,11 @@ int run_mount(const config::MountOptions& o) {
   auto v = open_volume(meta_url);
   if (!v.ok()) return fail("mount", v.msg());
 
+  if (o.buffer_size < 2 * v->settings.block_size)
+    return fail("mount", "--buffer-size " + std::to_string(o.buffer_size) +
+                             " must hold at least two blocks of this volume (" +
+                             std::to_string(2 * v->settings.block_size) + " bytes)",
+                kExitUsage);
   char real[PATH_MAX];
   if (!::realpath(o.mountpoint.c_str(), real))
     return fail("mount", "mountpoint " + o.mountpoint + ": " + std::strerror(errno));

@@ -8,6 +8,8 @@
 //   * only ON CONFLICT, RETURNING, UPDATE ... FROM, CASE, bitwise & and LIMIT
 //     beyond SQL-92 (all available in SQLite >= 3.35 and PostgreSQL >= 15);
 //   * names and symlink targets are bound as blobs (POSIX names are bytes).
+//   * a parameter whose type the context does not give (a SELECT list item)
+//     is written CAST($n AS BIGINT), so PostgreSQL can type it.
 //
 // Errors: implementations throw DbError. It never leaves the meta layer:
 // SqlMeta catches it at every method boundary and turns it into a Status.

@@ -63,7 +63,7 @@ void SqlMeta::release_slices(const std::string& set, int64_t key, int64_t now) {
                 "WHERE blocks.id = c.block_id")
       .bind(1, key).run();
   Query(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) "
-                "SELECT id, slice_id, idx, size, $2 FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set +
+                "SELECT id, slice_id, idx, size, CAST($2 AS BIGINT) FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set +
                 ") ON CONFLICT (block_id) DO NOTHING")
       .bind(1, key).bind(2, now).run();
   Query(*conn_, "DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")").bind(1, key).run();
@@ -129,7 +129,7 @@ Result<Attr> SqlMeta::truncate(uint64_t ino, uint64_t size, int64_t now) {
                       "AND s.chunk = chunks.idx AND s.status = 1) WHERE ino = $1 AND idx >= $2")
             .bind(1, ino).bind(2, c).run();
         if (reach > off)
-          Query(*conn_, "INSERT INTO chunks (ino, idx, slices) SELECT $1, $2, COUNT(*) FROM slices "
+          Query(*conn_, "INSERT INTO chunks (ino, idx, slices) SELECT CAST($1 AS BIGINT), CAST($2 AS BIGINT), COUNT(*) FROM slices "
                         "WHERE ino = $1 AND chunk = $2 AND status = 1 ON CONFLICT (ino, idx) DO NOTHING")
               .bind(1, ino).bind(2, c).run();
         Query(*conn_, "DELETE FROM chunks WHERE ino = $1 AND idx >= $2 AND slices = 0").bind(1, ino).bind(2, c).run();

@@ -37,8 +37,15 @@ BOOST_AUTO_TEST_CASE(clean_volume_has_no_problems) {
 
 BOOST_AUTO_TEST_CASE(dangling_entry) {
   Attr d = mkdir(kRootIno, "dir");
-  raw("INSERT INTO entries (parent, name, ino) VALUES (" + n(d.ino) + ", X'67686f7374', 424242)");   // "ghost"
+  Attr g = mk(d.ino, "ghost");
+  raw("DELETE FROM inodes WHERE ino = " + n(g.ino));   // portable SQL: no blob literals
   BOOST_TEST(has_problem("dangling-entry", "/dir/ghost"));
+  // unlink removes such an entry (the repair), rmdir and rename refuse with EIO
+  BOOST_TEST(m->rename(d.ino, "ghost", d.ino, "x", 0, session, kT0).err() == EIO);
+  BOOST_TEST(m->rmdir(d.ino, "ghost", kT0).err == EIO);
+  BOOST_TEST(m->lookup(d.ino, "ghost").err() == ENOENT);
+  BOOST_REQUIRE(m->unlink(d.ino, "ghost", session, kT0).ok());
+  BOOST_TEST(!has_problem("dangling-entry", "/dir/ghost"));
 }
 
 BOOST_AUTO_TEST_CASE(nlink_mismatch) {

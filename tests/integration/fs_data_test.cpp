@@ -3,7 +3,8 @@
 // writes/truncates/extends/reopens checked against an in-memory model, and all
 // of it identical after unmount and remount, with fsck clean.
 //
-// S3L_TEST_SEED=N replays the randomized test; S3L_TEST_OPS=N changes its length.
+// S3L_TEST_SEED=N replays the randomized test; S3L_TEST_OPS=N changes its length;
+// S3L_TEST_TRACE=1 prints every operation.
 #define BOOST_TEST_MODULE fs_data
 #include <boost/test/unit_test.hpp>
 
@@ -166,6 +167,7 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
   MountFixture& m = shared_mount();
   g_seed = env_u64("S3L_TEST_SEED", std::random_device{}());
   const uint64_t ops = env_u64("S3L_TEST_OPS", 6000);
+  const bool trace = env_u64("S3L_TEST_TRACE", 0) != 0;  // print every operation
   BOOST_TEST_MESSAGE("randomized_ops_against_model: seed " << g_seed << " (replay with S3L_TEST_SEED=" << g_seed
                                                             << "), " << ops << " operations");
   std::mt19937_64 rng(g_seed);
@@ -239,6 +241,7 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
         --op;
         ++counts[6];
       }
+      if (trace) BOOST_TEST_MESSAGE("op #" << op << " " << f.path.substr(f.path.rfind('/') + 1) << ": " << what);
       if (!failure.empty()) failure = "after " + what + " on " + f.path + ": " + failure;
     }
     for (auto& f : files) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "meta/pg_url.hpp"
 #include "meta/sql_conn.hpp"
 #include "meta/sqlite_url.hpp"
 
@@ -51,12 +52,15 @@ Result<std::unique_ptr<SqlConn>> open_sql_conn(const std::string& url, bool crea
     if (!u.ok()) return u.status;
     return open_sqlite_conn(*u, create);
   }
-  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0)
-    return Status::Error(EPROTONOSUPPORT, "metadata engine PostgreSQL is not implemented yet");
+  if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
+    auto u = parse_pg_url(url);
+    if (!u.ok()) return u.status;
+    return open_pg_conn(*u, create);
+  }
   // Print only the scheme: other URLs may carry credentials.
   auto colon = url.find("://");
   std::string scheme = colon == std::string::npos ? "(none)" : url.substr(0, colon);
-  return Status::Error(EINVAL, "unknown metadata URL scheme '" + scheme + "' (expected sqlite3://PATH)");
+  return Status::Error(EINVAL, "unknown metadata URL scheme '" + scheme + "' (expected sqlite3://PATH or postgres://USER@HOST:PORT/DB)");
 }
 
 }  // namespace s3l::meta

@@ -73,6 +73,10 @@ class SqlConn {
   virtual void begin(bool write) = 0;
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;   // no-op when no transaction is open
+  // How many times SqlMeta runs a transaction that keeps failing with a
+  // retryable DbError before it reports EIO. SQLite already waited
+  // busy_timeout inside each attempt; PostgreSQL retries conflicts at once.
+  virtual int max_attempts() const { return 4; }
 };
 
 // Opens a connection for a metadata URL (sqlite3://PATH[?sync=full|normal]).

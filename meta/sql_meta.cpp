@@ -3,8 +3,12 @@
 
 #include <sys/stat.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <map>
+#include <random>
 
 #include "util/clock.hpp"
 
@@ -60,6 +64,22 @@ Status check_name(const std::string& name) {
     return Status::Error(ENAMETOOLONG, "file name of " + std::to_string(name.size()) +
                                            " bytes is longer than " + std::to_string(kMaxNameLen));
   return Status::Ok();
+}
+
+void retry_pause(const char* what, int attempt, const DbError& e) {
+  // Full jitter over an exponentially growing window: 2, 4, ... 100 ms.
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int window_ms = std::min(100, 1 << std::min(attempt, 7));
+  const int pause_us = std::uniform_int_distribution<int>(0, window_ms * 1000)(rng);
+  spdlog::debug("{}: attempt {} failed ({}); retrying in {} us", what, attempt, e.what(), pause_us);
+  std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+}
+
+Status gave_up(const char* what, int attempts, const DbError& e) {
+  std::string msg = std::string(what) + ": gave up after " + std::to_string(attempts) +
+                    " attempts, the last one failed with: " + e.what();
+  spdlog::error("{}", msg);
+  return Status::Error(EIO, msg);
 }
 
 void SqlMeta::after_rollback() {

@@ -118,11 +118,16 @@ class SqlMeta final : public Meta {
 };
 
 Status check_name(const std::string& name);
+// Retry policy of run(): a random pause that grows with the attempt (jitter
+// keeps two clients from colliding again in lockstep), and the EIO plus log
+// line once the attempts are used up.
+void retry_pause(const char* what, int attempt, const DbError& e);
+Status gave_up(const char* what, int attempts, const DbError& e);
 
 template <class F>
 auto SqlMeta::run(const char* what, Tx tx, F&& body) -> decltype(body()) {
   using R = decltype(body());
-  constexpr int kAttempts = 4;
+  const int attempts = conn_->max_attempts();
   for (int attempt = 1;; ++attempt) {
     commit_on_error_ = false;
     try {
@@ -141,10 +146,11 @@ auto SqlMeta::run(const char* what, Tx tx, F&& body) -> decltype(body()) {
     } catch (const DbError& e) {
       conn_->rollback();
       after_rollback();
-      if (e.retryable && attempt < kAttempts) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt));
+      if (e.retryable && attempt < attempts) {
+        retry_pause(what, attempt, e);
         continue;
       }
+      if (e.retryable) return R(gave_up(what, attempt, e));
       return R(Status::Error(e.err, std::string(what) + ": " + e.what()));
     } catch (const std::bad_alloc&) {
       conn_->rollback();

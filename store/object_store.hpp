@@ -40,7 +40,33 @@ class ObjectStore {
   virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;
 };
 
-// file:///abs/dir (the directory must exist or be creatable when `create`).
+// How to reach an S3 store (ignored by file://). Defaults suit rustfs/s3rver
+// on loopback and AWS alike; every field maps to one CLI/config option.
+struct StoreOptions {
+  // For s3://BUCKET URLs: "http(s)://host[:port]"; empty = https://s3.<region>.amazonaws.com.
+  std::string endpoint;
+  std::string region = "us-east-1";
+  // Empty = from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+  std::string access_key;
+  std::string secret_key;       // never logged, never in describe() or an error
+  std::string session_token;
+  bool virtual_hosted = false;  // BUCKET.host/key instead of host/BUCKET/key
+  bool verify_tls = true;       // false only on explicit request (--no-verify-tls)
+  std::string ca_file;          // PEM bundle; empty = $AWS_CA_BUNDLE, else the system's
+  uint32_t connect_timeout_ms = 10000;
+  uint32_t stall_timeout_ms = 30000;   // abort a transfer that moves no byte this long
+  uint32_t retry_budget_ms = 60000;    // total time one operation may spend retrying
+  uint32_t max_attempts = 30;
+  bool content_md5 = true;      // send Content-MD5 on PUT (x-amz-content-sha256 is always sent)
+};
+
+// file:///abs/dir (the directory must exist or be creatable when `create`),
+// http(s)://host[:port]/BUCKET, s3://BUCKET (with options.endpoint).
+// For S3, open checks that the bucket is reachable with these credentials
+// (EACCES with the server's reason if not); `create` creates a missing bucket
+// and proves it writable with a probe object (put, get, delete).
+Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url, bool create,
+                                                const StoreOptions& options);
 Result<std::unique_ptr<ObjectStore>> open_store(const std::string& url, bool create);
 
 }  // namespace s3l::store

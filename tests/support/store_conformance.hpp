@@ -21,6 +21,17 @@
 
 namespace s3l::test {
 
+// Known bugs of a test server that the suite must step around (each one is a
+// server defect, not allowed behaviour; the default is a correct store).
+struct StoreQuirks {
+  // s3rver 5.0.0 escapes keys twice in listing XML (he.escape, then its XML
+  // builder), so keys with & < > ' ` come back wrong from list().
+  bool list_escapes_xml_twice = false;
+  // s3rver 5.0.0 orders key "a" after "a/..." but pages with "key > token",
+  // so a key that is also a "directory" of others is lost across pages.
+  bool pages_lose_key_that_is_a_prefix = false;
+};
+
 inline std::string pattern_bytes(size_t n, uint32_t seed) {
   std::string s(n, '\0');
   uint32_t x = seed * 2654435761u + 1;
@@ -146,7 +157,8 @@ inline void conf_remove(store::ObjectStore& st, const std::string& base) {
 
 // 2,500 keys: more than two S3 listing pages of 1,000; prefix filtering at
 // a '/' boundary and inside a component.
-inline void conf_list_many(store::ObjectStore& st, const std::string& base, size_t n = 2500) {
+inline void conf_list_many(store::ObjectStore& st, const std::string& base,
+                           const StoreQuirks& quirks = {}, size_t n = 2500) {
   const std::string p = base + "list/";
   std::vector<std::string> keys;
   char buf[32];
@@ -155,8 +167,8 @@ inline void conf_list_many(store::ObjectStore& st, const std::string& base, size
     keys.push_back(p + (i % 2 ? "odd/" : "even/") + buf);
   }
   // Neighbours that must not show up in listings of p.
-  const std::vector<std::string> others = {base + "lis", base + "list", base + "listx/a",
-                                           base + "lisu/z"};
+  std::vector<std::string> others = {base + "lis", base + "listx/a", base + "lisu/z"};
+  if (!quirks.pages_lose_key_that_is_a_prefix) others.push_back(base + "list");
   for (const auto& k : keys) BOOST_TEST_REQUIRE(st.put(k, k.data(), k.size()).msg == "");
   for (const auto& k : others) BOOST_TEST_REQUIRE(st.put(k, "o", 1).msg == "");
 
@@ -195,7 +207,7 @@ inline void conf_list_many(store::ObjectStore& st, const std::string& base, size
 }
 
 // Keys with characters that need escaping in URLs, XML and file names.
-inline std::vector<std::string> odd_key_names() {
+inline std::vector<std::string> odd_key_names(const StoreQuirks& quirks = {}) {
   std::string long_key;   // 900 bytes in 5 components of <= 200 bytes
   for (int i = 0; i < 5; ++i) {
     std::string comp = "c" + std::to_string(i) + "-";
@@ -204,17 +216,24 @@ inline std::vector<std::string> odd_key_names() {
     long_key += comp + "/";
   }
   long_key += std::string(900 - long_key.size(), 'z');
-  return {"with space", "two  spaces ", "unicode-\xc3\xbc\xc3\xb1\xc3\xaf/\xe6\x96\x87\xe4\xbb\xb6",
-          "plus+sign", "percent%20sign", "percent%", "%25", "tilde~", "amp&and", "q?x=1",
-          "hash#frag", "eq=sign", "semi;colon", "quote'dq\"", "<lt>&gt;", "comma,", "star*",
-          "paren()", "brackets[]{}", "at@dollar$", "colon:", "back\\slash", "caret^`|",
-          "tab\there", "new\nline", "emoji-\xf0\x9f\x98\x80", long_key};
+  std::vector<std::string> names = {
+      "with space", "two  spaces ", "unicode-\xc3\xbc\xc3\xb1\xc3\xaf/\xe6\x96\x87\xe4\xbb\xb6",
+      "plus+sign", "percent%20sign", "percent%", "%25", "tilde~", "q?x=1", "hash#frag",
+      "eq=sign", "semi;colon", "comma,", "star*", "paren()", "brackets[]{}", "at@dollar$",
+      "colon:", "back\\slash", "caret^|", "tab\there", "new\nline", "emoji-\xf0\x9f\x98\x80",
+      long_key};
+  if (!quirks.list_escapes_xml_twice) {
+    for (const char* n : {"amp&and", "quote'dq\"", "<lt>&gt;", "back`tick"}) names.push_back(n);
+  }
+  return names;
 }
 
-inline void conf_odd_keys(store::ObjectStore& st, const std::string& base) {
+inline void conf_odd_keys(store::ObjectStore& st, const std::string& base,
+                          const StoreQuirks& quirks = {}) {
   const std::string p = base + "odd/";
-  auto names = odd_key_names();
-  BOOST_TEST(names.back().size() == 900u);
+  auto names = odd_key_names(quirks);
+  BOOST_TEST(std::any_of(names.begin(), names.end(),
+                         [](const std::string& n) { return n.size() == 900u; }));
   std::vector<std::string> keys;
   for (const auto& n : names) {
     keys.push_back(p + n);
@@ -244,7 +263,7 @@ inline void conf_odd_keys(store::ObjectStore& st, const std::string& base) {
   BOOST_TEST(st.remove_many(keys).msg == "");
   auto after = st.list(p);
   BOOST_TEST_REQUIRE(after.ok(), after.msg());
-  BOOST_TEST(after->empty());
+  for (const auto& o : *after) BOOST_TEST(false, "still listed after remove_many: '" << o.key << "'");
 }
 
 // Putting an existing key replaces it; concurrent readers see the old or the
@@ -288,14 +307,15 @@ inline void conf_describe(store::ObjectStore& st) {
 }
 
 // Runs everything; `base` must end with '/' and be unique to the caller.
-inline void run_store_conformance(store::ObjectStore& st, const std::string& base) {
+inline void run_store_conformance(store::ObjectStore& st, const std::string& base,
+                                  const StoreQuirks& quirks = {}) {
   conf_describe(st);
   conf_put_get_head(st, base);
   conf_ranged_get(st, base);
   conf_missing(st, base);
   conf_remove(st, base);
-  conf_list_many(st, base);
-  conf_odd_keys(st, base);
+  conf_list_many(st, base, quirks);
+  conf_odd_keys(st, base, quirks);
   conf_replace(st, base);
 }
 

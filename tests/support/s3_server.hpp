@@ -1,0 +1,59 @@
+// A real S3-compatible server for tests: the pinned npm package
+// @20minutes/s3rver 5.0.0 (scripts/s3rver), which checks SigV4 signatures.
+// Started on 127.0.0.1 with a free port and its own temp data directory;
+// stopped by PID in the destructor, and by the process registry's cleanup
+// (tests/support/process.hpp) even when a test fails or crashes.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "store/object_store.hpp"
+
+namespace s3l::test {
+
+class Child;
+
+class S3Server {
+ public:
+  // Installs the npm package on first use (npm ci in scripts/s3rver) and starts
+  // the server with `bucket` created. Throws std::runtime_error with the log
+  // tail if it does not come up.
+  explicit S3Server(const std::string& bucket = "s3l-test");
+  ~S3Server();
+  S3Server(const S3Server&) = delete;
+  S3Server& operator=(const S3Server&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string endpoint() const;               // http://127.0.0.1:PORT
+  std::string url() const;                    // http://127.0.0.1:PORT/BUCKET
+  std::string url(const std::string& bucket) const;
+  const std::string& bucket() const { return bucket_; }
+  const std::string& data_dir() const { return data_dir_; }
+  // Options with the server's credentials (S3RVER / S3RVER) and short retries.
+  store::StoreOptions options() const;
+
+  // Fault injection: stop (the data stays) and start again on the same port.
+  void stop();
+  void start();
+  bool running() const;
+
+  static const char* kAccessKey;
+  static const char* kSecretKey;
+
+ private:
+  void launch();
+  std::string bucket_;
+  std::string dir_;        // temp dir holding data/ and the log
+  std::string data_dir_;
+  std::string log_;
+  uint16_t port_ = 0;
+  std::unique_ptr<Child> child_;
+};
+
+// Picks a TCP port that is free on 127.0.0.1 right now.
+uint16_t free_tcp_port();
+// True if something accepts TCP connections on 127.0.0.1:port.
+bool tcp_port_open(uint16_t port);
+
+}  // namespace s3l::test

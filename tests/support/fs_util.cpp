@@ -75,12 +75,6 @@ uint64_t Hasher::digest() const {
   return splitmix64(h_ ^ splitmix64(w ^ (static_cast<uint64_t>(tail_len_) << 56)) ^ len_);
 }
 
-uint64_t hash_bytes(const std::string& s) {
-  Hasher h;
-  h.update(s.data(), s.size());
-  return h.digest();
-}
-
 std::string hex64(uint64_t v) {
   char b[17];
   snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(v));

@@ -26,7 +26,6 @@ class Hasher {
   char tail_[8] = {};
   size_t tail_len_ = 0;
 };
-uint64_t hash_bytes(const std::string& s);
 std::string hex64(uint64_t v);
 
 // First offset where a and b differ ("identical" if none): for messages.

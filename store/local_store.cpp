@@ -13,7 +13,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <unordered_set>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -316,8 +318,10 @@ class LocalStore final : public ObjectStore {
     return with_key(sys_error(e, "open", path), op, key);
   }
 
-  // mkdir -p of a relative directory under root; fsyncs the parent of every
-  // directory it creates so that the new object's path survives a crash.
+  // mkdir -p of a relative directory under root. Every level's entry must be
+  // durable before an object under it counts as stored, also when another
+  // thread created the level and has not fsynced its parent yet: levels not
+  // known durable get their parent fsynced here (once per level per process).
   Status make_dirs(const std::string& rel) {
     if (rel.empty()) return Status::Ok();
     size_t pos = 0;
@@ -325,26 +329,46 @@ class LocalStore final : public ObjectStore {
     while (pos <= rel.size()) {
       size_t slash = rel.find('/', pos);
       if (slash == std::string::npos) slash = rel.size();
-      std::string path = root_ + "/" + rel.substr(0, slash);
-      if (::mkdir(path.c_str(), 0755) == 0) {
+      std::string sub = rel.substr(0, slash);
+      std::string path = root_ + "/" + sub;
+      int e = ::mkdir(path.c_str(), 0755) == 0 ? 0 : errno;
+      if (e != 0 && e != EEXIST && e != ENOENT) return sys_error(e, "create directory", path);
+      if (e != ENOENT && (e == 0 || !is_durable(sub))) {
         std::string parent = path.substr(0, path.rfind('/'));
-        if (auto s = fsync_dir(parent); !s.ok()) return s;
-      } else if (errno == ENOENT && ++restarts < kMaxDirRetries) {
-        pos = 0;  // a concurrent remove() pruned a parent: start over
+        Status s = fsync_dir(parent);
+        if (s.ok()) mark_durable(sub);
+        else if (s.err != ENOENT) return s;
+        else e = ENOENT;
+      }
+      if (e == ENOENT) {   // a concurrent remove() pruned a parent: start over
+        if (++restarts >= kMaxDirRetries) return sys_error(ENOENT, "create directory", path);
+        pos = 0;
         continue;
-      } else if (errno != EEXIST) {
-        return sys_error(errno, "create directory", path);
       }
       pos = slash + 1;
     }
     return Status::Ok();
   }
 
+  bool is_durable(const std::string& rel) {
+    std::lock_guard<std::mutex> lk(durable_mu_);
+    return durable_.count(rel) != 0;
+  }
+  void mark_durable(const std::string& rel) {
+    std::lock_guard<std::mutex> lk(durable_mu_);
+    durable_.insert(rel);
+  }
+
   // Removes now-empty directories from rel upwards (best effort: stops at the
   // first that is not empty or fails).
   void prune_dirs(std::string rel) {
     while (!rel.empty()) {
-      if (::rmdir(abs_dir(rel).c_str()) != 0) return;
+      {
+        // Forget durability first: a put that recreates the level fsyncs again.
+        std::lock_guard<std::mutex> lk(durable_mu_);
+        if (::rmdir(abs_dir(rel).c_str()) != 0) return;
+        durable_.erase(rel);
+      }
       size_t slash = rel.rfind('/');
       rel = slash == std::string::npos ? "" : rel.substr(0, slash);
     }
@@ -418,6 +442,8 @@ class LocalStore final : public ObjectStore {
   }
 
   const std::string root_;
+  std::mutex durable_mu_;
+  std::unordered_set<std::string> durable_;   // relative dirs whose entry is fsynced
 };
 
 // Checks (or writes) the layout marker and probes that the root is writable

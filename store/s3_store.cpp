@@ -70,6 +70,20 @@ bool batch_safe(const std::string& k) {
   return true;
 }
 
+std::string from_hex(const std::string& h) {
+  std::string out;
+  if (h.size() % 2) return out;
+  auto v = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  for (size_t i = 0; i < h.size(); i += 2) {
+    int a = v(h[i]), b = v(h[i + 1]);
+    if (a < 0 || b < 0) return std::string();
+    out += static_cast<char>(a * 16 + b);
+  }
+  return out;
+}
+
 bool retryable_status(long s) { return s == 500 || s == 502 || s == 503 || s == 504 || s == 429; }
 
 // One request, described independently of the wire.
@@ -104,11 +118,20 @@ class S3Store final : public ObjectStore {
   }
 
   Status put(const std::string& key, const char* data, size_t len) override {
+    return put_with_sha256(key, data, len, sha256_hex(data, len));
+  }
+
+  Status put_with_sha256(const std::string& key, const char* data, size_t len,
+                         const std::string& sha256) override {
     if (auto s = check_key(key); !s.ok()) return s;
+    std::string raw = from_hex(sha256);
+    if (raw.size() != 32)
+      return Status::Error(EINVAL, "put " + where(key) + ": bad SHA-256 '" + sha256 + "'");
     Op op = object_op("PUT", key);
     op.body = data;
     op.body_len = len;
-    op.payload_hash = sha256_hex(data, len);
+    op.payload_hash = sha256;
+    op.headers.push_back({"x-amz-checksum-sha256", base64_encode(raw)});
     if (opt_.content_md5) op.headers.push_back({"Content-MD5", base64_encode(md5_raw(data, len))});
     auto r = call(op);
     if (!r.ok()) return r.status;

@@ -68,7 +68,7 @@ bool tcp_port_open(uint16_t port) {
   return ok;
 }
 
-S3Server::S3Server(const std::string& bucket) : bucket_(bucket) {
+S3Server::S3Server(const std::string& bucket, bool tls) : bucket_(bucket), tls_(tls) {
   ensure_installed();
   char tmpl[] = "/tmp/s3l-s3rver-XXXXXX";
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
@@ -78,6 +78,15 @@ S3Server::S3Server(const std::string& bucket) : bucket_(bucket) {
   log_ = dir_ + "/s3rver.log";
   std::filesystem::create_directories(data_dir_);
   port_ = free_tcp_port();
+  if (tls_) {
+    cert_ = dir_ + "/cert.pem";
+    key_ = dir_ + "/key.pem";
+    RunResult r = run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                       "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                       "-keyout", key_, "-out", cert_},
+                      milliseconds(60000));
+    if (r.code() != 0) throw std::runtime_error("openssl req failed: " + r.describe());
+  }
   launch();
 }
 
@@ -91,11 +100,11 @@ S3Server::~S3Server() {
 }
 
 void S3Server::launch() {
-  child_ = std::make_unique<Child>(
-      std::vector<std::string>{"node", "--openssl-legacy-provider", s3rver_dir() + "/start.js",
-                               "-s", "-d", data_dir_, "-a", "127.0.0.1", "-p",
-                               std::to_string(port_), "--configure-bucket", bucket_},
-      log_, log_);
+  std::vector<std::string> argv = {"node", "--openssl-legacy-provider", s3rver_dir() + "/start.js",
+                                   "-s", "-d", data_dir_, "-a", "127.0.0.1", "-p",
+                                   std::to_string(port_), "--configure-bucket", bucket_};
+  if (tls_) argv.insert(argv.end(), {"--cert", cert_, "--key", key_});
+  child_ = std::make_unique<Child>(argv, log_, log_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!child_->running())
@@ -121,7 +130,9 @@ void S3Server::start() {
 
 bool S3Server::running() const { return child_ != nullptr; }
 
-std::string S3Server::endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string S3Server::endpoint() const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
+}
 std::string S3Server::url() const { return url(bucket_); }
 std::string S3Server::url(const std::string& bucket) const { return endpoint() + "/" + bucket; }
 

@@ -19,17 +19,20 @@ class S3Server {
   // Installs the npm package on first use (npm ci in scripts/s3rver) and starts
   // the server with `bucket` created. Throws std::runtime_error with the log
   // tail if it does not come up.
-  explicit S3Server(const std::string& bucket = "s3l-test");
+  // With tls, it serves HTTPS with a fresh self-signed certificate for
+  // 127.0.0.1 (ca_file() is its PEM).
+  explicit S3Server(const std::string& bucket = "s3l-test", bool tls = false);
   ~S3Server();
   S3Server(const S3Server&) = delete;
   S3Server& operator=(const S3Server&) = delete;
 
   uint16_t port() const { return port_; }
-  std::string endpoint() const;               // http://127.0.0.1:PORT
+  std::string endpoint() const;               // http(s)://127.0.0.1:PORT
   std::string url() const;                    // http://127.0.0.1:PORT/BUCKET
   std::string url(const std::string& bucket) const;
   const std::string& bucket() const { return bucket_; }
   const std::string& data_dir() const { return data_dir_; }
+  const std::string& ca_file() const { return cert_; }
   // Options with the server's credentials (S3RVER / S3RVER) and short retries.
   store::StoreOptions options() const;
 
@@ -47,6 +50,8 @@ class S3Server {
   std::string dir_;        // temp dir holding data/ and the log
   std::string data_dir_;
   std::string log_;
+  bool tls_ = false;
+  std::string cert_, key_;
   uint16_t port_ = 0;
   std::unique_ptr<Child> child_;
 };

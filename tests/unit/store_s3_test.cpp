@@ -430,6 +430,26 @@ BOOST_AUTO_TEST_CASE(server_down_fails_fast_with_eio) {
   BOOST_TEST(secs_since(t0) < 5.0);
 }
 
+BOOST_AUTO_TEST_CASE(tls_is_verified_by_default) {
+  test::S3Server tls("tls-bucket", true);
+  auto o = tls.options();
+  BOOST_TEST(tls.url().rfind("https://", 0) == 0u);
+  auto r = open_store(tls.url(), false, o);           // self-signed: refused
+  BOOST_TEST(r.err() == EIO, r.msg());
+  BOOST_TEST(r.msg().find("certificate") != std::string::npos, r.msg());
+  BOOST_TEST(r.msg().find("gave up") == std::string::npos, r.msg());   // not retried
+  o.ca_file = tls.ca_file();                            // trusted CA: works
+  auto st = open_ok(tls.url(), true, o);
+  BOOST_TEST(st->put("k", "v", 1).ok());
+  BOOST_TEST(*st->get("k") == "v");
+  BOOST_TEST(st->describe().find("NOT VERIFIED") == std::string::npos);
+  o.ca_file.clear();
+  o.verify_tls = false;                                 // explicit opt-out: works, loudly
+  auto insecure = open_ok(tls.url(), false, o);
+  BOOST_TEST(*insecure->get("k") == "v");
+  BOOST_TEST(insecure->describe().find("TLS NOT VERIFIED") != std::string::npos);
+}
+
 // Last: it restarts the shared server.
 BOOST_AUTO_TEST_CASE(server_restarted_during_a_put_is_waited_for) {
   auto st = the_store();

@@ -258,6 +258,9 @@ class PgConn final : public SqlConn {
   // several clients in one directory most attempts can conflict: allow many,
   // with the jittered backoff of SqlMeta (about 2 s in total at most).
   int max_attempts() const override { return 30; }
+  // Every create, unlink and extending write updates a statfs counter: spread
+  // them so that two clients rarely touch the same row (1/32 per pair).
+  int counter_shards() const override { return 32; }
 
   pqxx::result run(PgStmt& s) {
     if (!tx_) ensure_connected();

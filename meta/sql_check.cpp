@@ -189,9 +189,11 @@ Result<std::vector<Problem>> SqlMeta::check_consistency() {
             "pending slice of inode " + n2s(q.u64(1)) + " from missing session " + n2s(q.u64(2)));
     }
     {  // statfs counters
-      Query q(*conn_, "SELECT (SELECT value FROM counters WHERE name = 'used_bytes'), "
+      // A statistic is its row plus its shard rows `name#k` (see add_counter).
+      Query q(*conn_, "SELECT (SELECT SUM(value) FROM counters WHERE name = 'used_bytes' OR substr(name, 1, 11) = 'used_bytes#'), "
                       "(SELECT COALESCE(SUM(size), 0) FROM inodes i WHERE " + type_is("i.mode", S_IFREG) + "), "
-                      "(SELECT value FROM counters WHERE name = 'inodes'), (SELECT COUNT(*) FROM inodes)");
+                      "(SELECT SUM(value) FROM counters WHERE name = 'inodes' OR substr(name, 1, 7) = 'inodes#'), "
+                      "(SELECT COUNT(*) FROM inodes)");
       if (q.next()) {
         if (q.is_null(0) || q.i64(0) != q.i64(1))
           add("counter-mismatch", "counters.used_bytes",

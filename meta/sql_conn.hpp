@@ -77,6 +77,10 @@ class SqlConn {
   // retryable DbError before it reports EIO. SQLite already waited
   // busy_timeout inside each attempt; PostgreSQL retries conflicts at once.
   virtual int max_attempts() const { return 4; }
+  // Rows each statfs statistic (counters used_bytes, inodes) is spread over.
+  // SQLite has one writer at a time: 1. PostgreSQL: several, so that
+  // concurrent transactions seldom conflict on the same counter row.
+  virtual int counter_shards() const { return 1; }
 };
 
 // Opens a connection for a metadata URL (sqlite3://PATH[?sync=full|normal]).

@@ -263,7 +263,21 @@ uint64_t SqlMeta::alloc_id(IdBatch& b, const char* counter, uint64_t batch) {
 
 void SqlMeta::add_counter(const char* name, int64_t delta) {
   if (delta == 0) return;
-  Query(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1").text(1, name).bind(2, delta).run();
+  // A statistic may be split over rows `name`, `name#1`, ... (readers sum
+  // them): with several clients, concurrent transactions then rarely update
+  // the same row, which on PostgreSQL would make one of them fail and rerun.
+  const int shards = conn_->counter_shards();
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int k = shards > 1 ? std::uniform_int_distribution<int>(0, shards - 1)(rng) : 0;
+  if (k == 0) {
+    Query(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1").text(1, name).bind(2, delta).run();
+    return;
+  }
+  Query(*conn_, "INSERT INTO counters (name, value) VALUES ($1, $2) "
+                "ON CONFLICT (name) DO UPDATE SET value = counters.value + $2")
+      .text(1, std::string(name) + "#" + std::to_string(k))
+      .bind(2, delta)
+      .run();
 }
 
 void SqlMeta::touch_dir(uint64_t ino, int64_t nlink_delta, int64_t now) {

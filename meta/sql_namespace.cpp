@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "meta/sql_meta.hpp"
@@ -360,15 +361,19 @@ Result<FsStats> SqlMeta::statfs() {
   return run("statfs", Tx::kNone, [&]() -> Result<FsStats> {
     FsStats st;
     bool used = false, count = false;
-    Query q(*conn_, "SELECT name, value FROM counters WHERE name IN ('used_bytes', 'inodes')");
+    int64_t used_sum = 0, count_sum = 0;
+    // Each statistic is the sum of its row and its shard rows `name#k` (add_counter).
+    Query q(*conn_, "SELECT name, value FROM counters");
     while (q.next()) {
       std::string n = q.str(0);
-      int64_t v = q.i64(1);
-      if (v < 0) v = 0;   // never report a negative total, even on damaged counters
-      if (n == "used_bytes") { st.used_bytes = static_cast<uint64_t>(v); used = true; }
-      if (n == "inodes") { st.inodes = static_cast<uint64_t>(v); count = true; }
+      const std::string base = n.substr(0, n.find('#'));
+      if (base == "used_bytes") { used_sum += q.i64(1); used |= n == base; }
+      if (base == "inodes") { count_sum += q.i64(1); count |= n == base; }
     }
     if (!used || !count) return Status::Error(ENODATA, conn_->describe() + " holds no formatted volume");
+    // Never report a negative total, even on damaged counters.
+    st.used_bytes = static_cast<uint64_t>(std::max<int64_t>(used_sum, 0));
+    st.inodes = static_cast<uint64_t>(std::max<int64_t>(count_sum, 0));
     return st;
   });
 }

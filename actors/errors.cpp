@@ -14,7 +14,11 @@ Status from_caf_error(const caf::error& e) {
     if (e.context().match_elements<std::string>()) msg = e.context().get_as<std::string>(0);
     return Status::Error(e.code(), msg);
   }
-  // Timeouts, dead actors and the like: the operation did not complete.
+  // The actor is gone (e.g. an inode handle closed by a concurrent release):
+  // callers that can ask someone else (the meta service) do so on ESTALE.
+  if (e == caf::sec::request_receiver_down)
+    return Status::Error(ESTALE, "actor exited: " + caf::to_string(e));
+  // Timeouts and the like: the operation did not complete.
   return Status::Error(EIO, "actor error: " + caf::to_string(e));
 }
 

@@ -23,7 +23,7 @@ using meta::Slice;
 
 // A slice of this mount's writes that is not committed yet.
 struct WSlice {
-  enum class State { open, frozen, uploading, committing };
+  enum class State { open, frozen, uploading, uploaded, committing };
   uint64_t seq = 0;                     // creation order: higher = newer
   uint64_t chunk = 0, pos = 0, len = 0;
   std::vector<std::shared_ptr<std::string>> blocks;  // block_size pieces
@@ -95,6 +95,8 @@ void finish_slice(self_ptr self, uint64_t seq) {
   check_waiters(self);
 }
 
+void try_commit(self_ptr self, uint64_t chunk);
+
 void fail_slice(self_ptr self, uint64_t seq, const Status& err) {
   auto& st = self->state;
   auto it = st.inflight.find(seq);
@@ -112,7 +114,9 @@ void fail_slice(self_ptr self, uint64_t seq, const Status& err) {
     self->request(st.cfg.meta, kMetaTimeout, msg::abort_atom::value, s.id)
         .then([]() {}, [](caf::error&) {});
   }
+  uint64_t chunk = s.chunk;
   finish_slice(self, seq);
+  try_commit(self, chunk);
 }
 
 void commit_slice(self_ptr self, uint64_t seq) {
@@ -133,15 +137,24 @@ void commit_slice(self_ptr self, uint64_t seq) {
             auto& st = self->state;
             auto cit = st.chunks.find(rec.chunk);
             if (cit != st.chunks.end()) {
-              auto& v = cit->second.slices;
-              auto pos = std::upper_bound(v.begin(), v.end(), rec.id,
-                                          [](uint64_t id, const Slice& x) { return id < x.id; });
-              v.insert(pos, rec);
+              cit->second.slices.push_back(rec);  // committed last: it wins
               cit->second.resolved = false;
             }
             finish_slice(self, seq);
+            try_commit(self, rec.chunk);
           },
           [=](caf::error& e) { fail_slice(self, seq, from_caf_error(e)); });
+}
+
+// Commits happen in write order per chunk, because the commit order decides
+// which slice wins where they overlap: only the oldest in-flight slice of a
+// chunk may commit, and only one at a time.
+void try_commit(self_ptr self, uint64_t chunk) {
+  for (auto& [seq, s] : self->state.inflight) {
+    if (s.chunk != chunk) continue;
+    if (s.state == WSlice::State::uploaded) commit_slice(self, seq);
+    return;
+  }
 }
 
 void upload_slice(self_ptr self, uint64_t seq) {
@@ -163,8 +176,9 @@ void upload_slice(self_ptr self, uint64_t seq) {
               WSlice& s = self->state.inflight.at(seq);
               s.done[i].checksum = std::move(checksum);
               if (--s.uploads_left == 0) {
-                if (s.failed) fail_slice(self, seq, s.error);
-                else commit_slice(self, seq);
+                if (s.failed) return fail_slice(self, seq, s.error);
+                s.state = WSlice::State::uploaded;
+                try_commit(self, s.chunk);
               }
             },
             [=](caf::error& e) {
@@ -176,8 +190,20 @@ void upload_slice(self_ptr self, uint64_t seq) {
   }
 }
 
-// Freeze an open slice and start its way to the store.
+void cut_one(self_ptr self, WSlice& s);
+
+// Freeze an open slice and start its way to the store. Older open slices of
+// the same chunk go first: the slice cannot commit before them anyway.
 void cut(self_ptr self, WSlice& s) {
+  if (s.state != WSlice::State::open) return;
+  for (auto& [seq, older] : self->state.inflight) {
+    if (seq >= s.seq) break;
+    if (older.chunk == s.chunk) cut_one(self, older);
+  }
+  cut_one(self, s);
+}
+
+void cut_one(self_ptr self, WSlice& s) {
   auto& st = self->state;
   if (s.state != WSlice::State::open) return;
   s.state = WSlice::State::frozen;

@@ -36,6 +36,8 @@ caf::behavior reader_worker(caf::event_based_actor*, StorePtr st, CachePtr cache
       [=](msg::get_block_atom, const std::string& key, uint32_t block_size, uint64_t off,
           uint64_t len, const std::string& checksum) -> caf::result<std::string> {
         auto r = cache->read(key, block_size, off, len, *st, checksum);
+        // A committed block whose object is gone is damage, not a missing file.
+        if (r.err() == ENOENT) r.status = Status::Error(EIO, "block object missing: " + r.msg());
         if (!r.ok()) spdlog::error("read of {} failed: {}", key, r.msg());
         return to_caf_result(std::move(r));
       },

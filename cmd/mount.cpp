@@ -15,7 +15,7 @@
 #include "actors/bridge.hpp"
 #include "actors/deleter.hpp"
 #include "actors/heartbeat.hpp"
-#include "actors/meta_actor.hpp"
+#include "actors/meta_service.hpp"
 #include "actors/store_workers.hpp"
 #include "cmd/commands.hpp"
 #include "cmd/common.hpp"
@@ -33,6 +33,8 @@ constexpr auto kHeartbeat = std::chrono::seconds(12);
 constexpr auto kDeleterInterval = std::chrono::seconds(2);
 constexpr auto kDeleteDelay = std::chrono::seconds(2);
 constexpr size_t kReaderWorkers = 8;
+constexpr size_t kMetaReaders = 2;  // connections for read-only metadata requests
+constexpr size_t kMetaWriters = 1;  // SQLite has one writer at a time anyway
 
 std::string default_cache_dir(const std::string& uuid) {
   const char* home = std::getenv("HOME");
@@ -57,7 +59,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
           const std::string& cache_dir, fuse::Session& fs) {
   auto v = open_volume(meta_url);  // a fresh connection: never share one across fork
   if (!v.ok()) return fail("mount", v.msg());
-  std::shared_ptr<meta::Meta> meta = std::move(v->meta);
+  auto& meta = v->meta;
   meta::SessionInfo si;
   si.host = hostname();
   si.pid = ::getpid();
@@ -76,7 +78,14 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
   int rc = kExitOk;
   {
     caf::actor_system sys{cfg};
-    auto meta_actor = spawn_meta_actor(sys, meta);
+    auto service = spawn_meta_service(
+        sys, [&] { return meta::open_meta(meta_url, false); }, kMetaReaders, kMetaWriters);
+    if (!service.ok()) {
+      Status c = meta->close_session(*sid);
+      (void)c;
+      return fail("mount", "opening metadata connections: " + service.msg());
+    }
+    caf::actor meta_actor = service.value;
     auto workers = spawn_store_workers(sys, v->store, cache.value, o.max_uploads, kReaderWorkers);
     auto deleter = spawn_deleter(sys, meta_actor, workers.uploads, v->settings.name,
                                  kDeleterInterval, kDeleteDelay);

@@ -347,6 +347,9 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // writes must reach the handle in order
+  // libfuse enables atomic O_TRUNC by default; without it the kernel sends the
+  // truncate as a setattr after open, which goes through the inode handle.
+  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ class Meta {
 
   // ---- volume ------------------------------------------------------------
   // Creates the schema if needed and writes the settings plus the root inode
-  // (mode 0777|S_IFDIR owned by uid/gid given). EEXIST if already formatted
+  // (mode 0755|S_IFDIR owned by uid/gid given). EEXIST if already formatted
   // and !force; with force the old content is dropped.
   virtual Status format(const VolumeSettings& s, uint32_t root_uid, uint32_t root_gid,
                         bool force) = 0;
@@ -86,7 +86,8 @@ class Meta {
   virtual Result<Attr> commit_slice(const Slice& s, uint64_t min_size, int64_t now_ns) = 0;
   // Drops a pending slice that will not be committed (upload failed).
   virtual Status abort_slice(uint64_t slice_id) = 0;
-  // Committed slices of one chunk, oldest first (ascending id), with blocks.
+  // Committed slices of one chunk in commit order (the last one wins where
+  // slices overlap), each with its blocks.
   virtual Result<std::vector<Slice>> chunk_slices(uint64_t ino, uint64_t chunk) = 0;
 
   // ---- garbage -------------------------------------------------------------

@@ -18,7 +18,7 @@ struct Segment {
 };
 
 // Segments covering [0, chunk_len) in order, adjacent, no gaps. `slices` must
-// be ordered oldest first (ascending id); later ones shadow earlier ones.
+// be in commit order (as chunk_slices returns them); later ones shadow earlier ones.
 std::vector<Segment> resolve_slices(const std::vector<Slice>& slices, uint64_t chunk_len);
 
 // A byte range inside one block of a slice.

@@ -54,6 +54,17 @@ Status validate_slice(const Slice& s, const VolumeSettings& v) {
 
 }  // namespace
 
+// Slices are ordered by commit, not by id: ids are handed out when a slice is
+// cut (and in batches per connection), while the last committed write must win.
+// Concurrent commits to one chunk both update its chunks row, so the database
+// serialises them and each sees the other's ord.
+uint64_t SqlMeta::next_ord(uint64_t ino, uint64_t chunk) {
+  Query q(*conn_, "SELECT MAX(ord) FROM slices WHERE ino = $1 AND chunk = $2 AND status = 1");
+  q.bind(1, ino).bind(2, chunk);
+  if (q.next() && !q.is_null(0)) return q.u64(0) + 1;
+  return 1;
+}
+
 void SqlMeta::release_slices(const std::string& set, int64_t key, int64_t now) {
   const std::string blocks_of_set = "SELECT sb.block_id FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ")";
   // One reference per slice_blocks row, and the rows go in the same
@@ -120,9 +131,10 @@ Result<Attr> SqlMeta::truncate(uint64_t ino, uint64_t size, int64_t now) {
         }
         if (reach > off) {
           uint64_t zid = alloc_id(slice_ids_, "next_slice", 64);
-          Query(*conn_, "INSERT INTO slices (id, ino, chunk, pos, len, zero, status, session, created) "
-                        "VALUES ($1, $2, $3, $4, $5, 1, 1, 0, $6)")
-              .bind(1, zid).bind(2, ino).bind(3, c).bind(4, off).bind(5, reach - off).bind(6, now).run();
+          Query(*conn_, "INSERT INTO slices (id, ino, chunk, pos, len, zero, status, session, created, ord) "
+                        "VALUES ($1, $2, $3, $4, $5, 1, 1, 0, $6, $7)")
+              .bind(1, zid).bind(2, ino).bind(3, c).bind(4, off).bind(5, reach - off).bind(6, now)
+              .bind(7, next_ord(ino, c)).run();
         }
         // Recount the chunks of the cut tail (few rows: index range).
         Query(*conn_, "UPDATE chunks SET slices = (SELECT COUNT(*) FROM slices s WHERE s.ino = chunks.ino "
@@ -207,8 +219,8 @@ Result<Attr> SqlMeta::commit_slice(const Slice& s, uint64_t min_size, int64_t no
       Query(*conn_, "INSERT INTO slice_blocks (slice_id, seq, block_id) VALUES ($1, $2, $3)")
           .bind(1, s.id).bind(2, static_cast<uint64_t>(i)).bind(3, bid).run();
     }
-    Query(*conn_, "UPDATE slices SET pos = $2, len = $3, zero = $4, status = 1 WHERE id = $1")
-        .bind(1, s.id).bind(2, s.pos).bind(3, s.len).bind(4, s.zero).run();
+    Query(*conn_, "UPDATE slices SET pos = $2, len = $3, zero = $4, status = 1, ord = $5 WHERE id = $1")
+        .bind(1, s.id).bind(2, s.pos).bind(3, s.len).bind(4, s.zero).bind(5, next_ord(s.ino, s.chunk)).run();
     Query(*conn_, "INSERT INTO chunks (ino, idx, slices) VALUES ($1, $2, 1) "
                   "ON CONFLICT (ino, idx) DO UPDATE SET slices = chunks.slices + 1")
         .bind(1, s.ino).bind(2, s.chunk).run();
@@ -240,7 +252,7 @@ Result<std::vector<Slice>> SqlMeta::chunk_slices(uint64_t ino, uint64_t chunk) {
     Query q(*conn_, "SELECT s.id, s.pos, s.len, s.zero, sb.block_id, b.id, b.slice_id, b.idx, b.size, b.checksum "
                     "FROM slices s LEFT JOIN slice_blocks sb ON sb.slice_id = s.id "
                     "LEFT JOIN blocks b ON b.id = sb.block_id "
-                    "WHERE s.ino = $1 AND s.chunk = $2 AND s.status = 1 ORDER BY s.id, sb.seq");
+                    "WHERE s.ino = $1 AND s.chunk = $2 AND s.status = 1 ORDER BY s.ord, s.id, sb.seq");
     q.bind(1, ino).bind(2, chunk);
     while (q.next()) {
       uint64_t id = q.u64(0);

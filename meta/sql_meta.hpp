@@ -99,6 +99,8 @@ class SqlMeta final : public Meta {
   void touch_dir(uint64_t ino, int64_t nlink_delta, int64_t now);
   void set_ctime_nlink(uint64_t ino, int64_t nlink_delta, int64_t now);
   bool is_descendant(uint64_t ino, uint64_t ancestor);
+  // The commit order (slices.ord) the next committed slice of a chunk gets.
+  uint64_t next_ord(uint64_t ino, uint64_t chunk);
   // Deletes the slices selected by `slice_ids_sql` (a SELECT of slice ids with
   // one parameter $1 = key), their slice_blocks, and drops one reference per
   // slice_blocks row; blocks left without references move to dead_blocks.

@@ -54,8 +54,9 @@ struct Block {
   std::string checksum;     // lowercase hex SHA-256 of the object content
 };
 
-// One write of contiguous bytes into one chunk. Newer slices (higher id)
-// shadow older ones where they overlap. A zero slice (truncate) has no blocks
+// One write of contiguous bytes into one chunk. Later committed slices shadow
+// earlier ones where they overlap (order of commit, kept per chunk in the
+// database; not the id, which is handed out when the slice is cut). A zero slice (truncate) has no blocks
 // and reads as zeros.
 struct Slice {
   uint64_t id = 0;

@@ -27,12 +27,9 @@ Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
   auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::lookup_atom::value, parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
+    // An open file's size may include bytes still buffered here.
     if (S_ISREG(r->mode)) {
-      // An open file's size may include bytes still buffered here.
-      if (auto h = handle_of(r->ino)) {
-        auto f = bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
-        if (f.ok()) r.value = f.value;
-      }
+      if (auto f = open_attr(r->ino); f.ok()) r.value = f.value;
     }
   }
   return r;
@@ -61,8 +58,18 @@ caf::actor Vfs::handle_of(uint64_t ino) {
   return it == open_.end() ? caf::actor{} : it->second.handle;
 }
 
+// Attributes through the open handle (buffered size included). ENOENT-free
+// fallbacks: ESTALE when not open, or when the handle exited meanwhile (a
+// release racing with this call).
+Result<Attr> Vfs::open_attr(uint64_t ino) {
+  auto h = handle_of(ino);
+  if (!h) return Status::Error(ESTALE, "not open");
+  return bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+}
+
 Result<Attr> Vfs::getattr(uint64_t ino) {
-  if (auto h = handle_of(ino)) return bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+  auto r = open_attr(ino);
+  if (r.ok() || r.err() != ESTALE) return r;
   return bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
 }
 
@@ -71,16 +78,16 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
   if (size_valid) {
     // Through the open handle, if any: it commits buffered writes first so the
     // truncate lands after them.
-    if (auto h = handle_of(ino))
-      r = bridge_.call<Attr>(h, kDataTimeout, msg::ftrunc_atom::value, size);
-    else
+    auto h = handle_of(ino);
+    if (h) r = bridge_.call<Attr>(h, kDataTimeout, msg::ftrunc_atom::value, size);
+    if (!h || r.err() == ESTALE)
       r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::truncate_atom::value, ino, size, now_ns());
     if (!r.ok() || a.mask == 0) return r;
   }
   if (a.mask == 0) return getattr(ino);
   r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::setattr_atom::value, ino, a);
   if (r.ok() && S_ISREG(r->mode)) {
-    if (auto h = handle_of(ino)) return bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+    if (auto f = open_attr(ino); f.ok()) return f;
   }
   return r;
 }
@@ -210,7 +217,8 @@ Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t
 Status Vfs::flush(uint64_t ino) {
   auto h = handle_of(ino);
   if (!h) return Status::Ok();
-  return bridge_.call_void(h, kDataTimeout, msg::flush_atom::value);
+  Status s = bridge_.call_void(h, kDataTimeout, msg::flush_atom::value);
+  return s.err == ESTALE ? Status::Ok() : s;  // released meanwhile: it flushed everything
 }
 
 Status Vfs::release(uint64_t ino) {

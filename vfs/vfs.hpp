@@ -88,6 +88,7 @@ class Vfs {
     uint32_t opens = 0;
   };
   caf::actor handle_of(uint64_t ino);
+  Result<meta::Attr> open_attr(uint64_t ino);
   void became_orphan(uint64_t ino);
   void maybe_purge(uint64_t ino);
 

@@ -71,9 +71,10 @@ CREATE TABLE slices (
   zero    SMALLINT NOT NULL,    -- 1: reads as zeros, has no blocks (truncate)
   status  SMALLINT NOT NULL,    -- 0 pending (blocks uploading), 1 committed
   session BIGINT NOT NULL,      -- owner while pending; 0 for zero slices
-  created BIGINT NOT NULL
+  created BIGINT NOT NULL,
+  ord     BIGINT NOT NULL DEFAULT 0  -- visibility order in the chunk, assigned at commit: higher wins
 );
-CREATE INDEX slices_by_chunk ON slices (ino, chunk, id);
+CREATE INDEX slices_by_chunk ON slices (ino, chunk, ord);
 CREATE INDEX slices_pending ON slices (session) WHERE status = 0;
 
 -- An identity column is a sequence: a block id is never reused, so a dead

@@ -67,9 +67,10 @@ CREATE TABLE slices (
   zero    INTEGER NOT NULL,     -- 1: reads as zeros, has no blocks (truncate)
   status  INTEGER NOT NULL,     -- 0 pending (blocks uploading), 1 committed
   session INTEGER NOT NULL,     -- owner while pending; 0 for zero slices
-  created INTEGER NOT NULL
+  created INTEGER NOT NULL,
+  ord     INTEGER NOT NULL DEFAULT 0  -- visibility order in the chunk, assigned at commit: higher wins
 );
-CREATE INDEX slices_by_chunk ON slices (ino, chunk, id);
+CREATE INDEX slices_by_chunk ON slices (ino, chunk, ord);
 CREATE INDEX slices_pending ON slices (session) WHERE status = 0;
 
 -- AUTOINCREMENT: a block id is never reused, so a dead block queued for deletion

@@ -1,0 +1,59 @@
+#include "actors/meta_service.hpp"
+
+#include <atomic>
+
+#include "actors/messages.hpp"
+#include "actors/meta_actor.hpp"
+
+namespace s3l {
+
+namespace {
+
+bool is_read_only(caf::atom_value a) {
+  using namespace s3l::msg;
+  return a == lookup_atom::value || a == getattr_atom::value || a == readdir_atom::value ||
+         a == readlink_atom::value || a == statfs_atom::value || a == slices_atom::value ||
+         a == dead_atom::value;
+}
+
+// Dispatch in the sender's context (actor_pool semantics): readers are the
+// first `readers` workers, writers the rest; round robin within each group.
+struct RoutePolicy {
+  size_t readers;
+  std::shared_ptr<std::atomic<size_t>> next_r = std::make_shared<std::atomic<size_t>>(0);
+  std::shared_ptr<std::atomic<size_t>> next_w = std::make_shared<std::atomic<size_t>>(0);
+
+  void operator()(caf::actor_system&, caf::actor_pool::uplock& guard,
+                  const caf::actor_pool::actor_vec& vec, caf::mailbox_element_ptr& ptr,
+                  caf::execution_unit* host) {
+    auto& content = ptr->content();
+    bool read = readers > 0 && content.size() > 0 && content.match_element<caf::atom_value>(0) &&
+                is_read_only(content.get_as<caf::atom_value>(0));
+    size_t writers = vec.size() - readers;
+    size_t idx = read || writers == 0 ? next_r->fetch_add(1) % readers
+                                      : readers + next_w->fetch_add(1) % writers;
+    caf::actor selected = vec[idx];
+    guard.unlock();
+    selected->enqueue(std::move(ptr), host);
+  }
+};
+
+}  // namespace
+
+Result<caf::actor> spawn_meta_service(caf::actor_system& sys, const MetaFactory& open,
+                                      size_t readers, size_t writers) {
+  if (writers == 0) return Status::Error(EINVAL, "the meta service needs at least one writer");
+  std::vector<std::shared_ptr<meta::Meta>> conns;
+  for (size_t i = 0; i < readers + writers; ++i) {
+    auto m = open();
+    if (!m.ok()) return m.status;
+    conns.emplace_back(std::move(m.value));
+  }
+  size_t i = 0;
+  auto pool = caf::actor_pool::make(
+      sys.dummy_execution_unit(), conns.size(),
+      [&] { return spawn_meta_actor(sys, conns[i++]); }, RoutePolicy{readers});
+  return pool;
+}
+
+}  // namespace s3l

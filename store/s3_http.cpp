@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -59,6 +60,32 @@ size_t on_header(char* p, size_t size, size_t n, void* ud) {
   return size * n;
 }
 
+// Stall detection: curl's LOW_SPEED check averages over a window that still
+// holds the request upload, so a server that takes the request and then says
+// nothing is noticed late. Instead: abort when no byte moved for stall_ms.
+struct Progress {
+  curl_off_t ul = -1, dl = -1;
+  std::chrono::steady_clock::time_point last_move = std::chrono::steady_clock::now();
+  uint32_t stall_ms = 0;
+  bool stalled = false;
+};
+
+int on_progress(void* ud, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+  auto* p = static_cast<Progress*>(ud);
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow != p->dl || ulnow != p->ul) {
+    p->dl = dlnow;
+    p->ul = ulnow;
+    p->last_move = now;
+    return 0;
+  }
+  if (now - p->last_move > std::chrono::milliseconds(p->stall_ms)) {
+    p->stalled = true;
+    return 1;   // CURLE_ABORTED_BY_CALLBACK
+  }
+  return 0;
+}
+
 bool retryable_curl(CURLcode c) {
   switch (c) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -106,10 +133,13 @@ HttpOutcome http_perform(const HttpRequest& req, const HttpSettings& st) {
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(st.connect_timeout_ms));
-  // Stall detection: less than 1 byte/s for stall_timeout -> CURLE_OPERATION_TIMEDOUT.
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(std::max<uint32_t>(1, st.stall_timeout_ms / 1000)));
+  Progress progress;
+  progress.stall_ms = st.stall_timeout_ms;
+  if (st.stall_timeout_ms > 0) {
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &progress);
+  }
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, st.verify_tls ? 1L : 0L);
   curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, st.verify_tls ? 2L : 0L);
   if (!st.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, st.ca_file.c_str());
@@ -136,6 +166,12 @@ HttpOutcome http_perform(const HttpRequest& req, const HttpSettings& st) {
   curl_slist_free_all(headers);
   if (rc != CURLE_OK) {
     out.curl_code = rc;
+    if (progress.stalled) {
+      out.retryable = true;
+      out.error = "transfer stalled: no byte moved for " + std::to_string(st.stall_timeout_ms) +
+                  " ms";
+      return out;
+    }
     out.retryable = retryable_curl(rc);
     out.error = std::string(curl_easy_strerror(rc)) + (errbuf[0] ? std::string(": ") + errbuf : "");
     return out;

@@ -60,10 +60,11 @@ std::unique_ptr<ObjectStore> the_store() {
 class FaultProxy {
  public:
   bool keep_alive = false;
+  std::atomic<int> hang_next{0};   // read the request, then say nothing for 4 s
   std::atomic<int> fail_next{0};
   int fail_status = 503;
   std::string fail_code = "SlowDown";
-  std::atomic<int> failed{0}, connections{0};
+  std::atomic<int> failed{0}, hung{0}, connections{0};
 
   explicit FaultProxy(uint16_t upstream) : upstream_(upstream) {
     lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -134,6 +135,15 @@ class FaultProxy {
   void serve(int c) {
     std::string req;
     if (!read_request(c, req)) {
+      ::close(c);
+      return;
+    }
+    int hang = hang_next.load();
+    while (hang > 0 && !hang_next.compare_exchange_weak(hang, hang - 1)) {
+    }
+    if (hang > 0) {
+      ++hung;
+      for (int i = 0; i < 40 && !stop_; ++i) std::this_thread::sleep_for(100ms);
       ::close(c);
       return;
     }
@@ -366,6 +376,21 @@ BOOST_AUTO_TEST_CASE(server_answering_503_for_a_while_is_retried) {
   proxy.fail_code = "RequestTimeout";   // a 4xx S3 asks to retry
   BOOST_TEST(st->remove("fault/503").ok());
   BOOST_TEST(proxy.failed.load() == 9);
+}
+
+BOOST_AUTO_TEST_CASE(stalled_server_times_out_and_is_retried) {
+  FaultProxy proxy(server().port());
+  auto o = server().options();
+  o.stall_timeout_ms = 1000;
+  auto st = open_ok(proxy.url(), false, o);
+  proxy.hang_next = 2;
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = st->put("fault/stall", "data", 4);
+  BOOST_TEST(s.ok(), s.msg);
+  BOOST_TEST(proxy.hung.load() == 2);
+  BOOST_TEST(secs_since(t0) < 4.0);   // gave up on each stalled attempt after ~1 s
+  BOOST_TEST(*st->get("fault/stall") == "data");
+  BOOST_TEST(st->remove("fault/stall").ok());
 }
 
 BOOST_AUTO_TEST_CASE(retry_budget_ends_in_a_clear_eio) {

@@ -130,6 +130,9 @@ HttpOutcome http_perform(const HttpRequest& req, const HttpSettings& st) {
   curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);        // keys may contain "//" or "."
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  // Do not reuse a connection idle for longer than common server keep-alive
+  // timeouts (node: 5 s): sending on a connection the server is closing fails.
+  curl_easy_setopt(h, CURLOPT_MAXAGE_CONN, 4L);
   curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(st.connect_timeout_ms));

@@ -436,7 +436,8 @@ class S3Store final : public ObjectStore {
           last_error = "HTTP " + std::to_string(r.status) + (code.empty() ? "" : " " + code);
         } else {
           if (attempt > 1)
-            spdlog::info("S3 {} {}: succeeded on attempt {}", op.method, op.key, attempt);
+            spdlog::info("S3 {} {}: succeeded on attempt {}", op.method,
+                         op.has_key ? op.key : loc_.bucket, attempt);
           return std::move(o.response);
         }
       }

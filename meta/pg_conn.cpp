@@ -385,13 +385,17 @@ class PgConn final : public SqlConn {
       throw DbError(EIO, false, who + "statement outcome unknown: " + scrub(e.what()) + where);
     } catch (const pqxx::broken_connection& e) {
       broken_ = true;
-      throw DbError(EIO, !may_have_written, who + "connection lost: " + scrub(e.what()) + where);
+      spdlog::warn("{}connection lost ({}); reconnecting on the next operation", who, scrub(e.what()));
+      throw DbError(EIO, !may_have_written,
+                    who + "connection lost (the server closed it, restarted or is unreachable): " + scrub(e.what()) +
+                        where);
     } catch (const pqxx::sql_error& e) {
       const std::string state = e.sqlstate();
       std::string msg = who + scrub(e.what()) + (state.empty() ? "" : " (SQLSTATE " + state + ")") + where;
       // Admin/crash shutdown and connection errors: the session is gone.
       if (lost || state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0) {
         broken_ = true;
+        spdlog::warn("{}connection lost ({}); reconnecting on the next operation", who, scrub(e.what()));
         throw DbError(EIO, !may_have_written, msg);
       }
       // 23505: a concurrent transaction inserted the same key first (e.g. the

@@ -134,18 +134,30 @@ bool is_postgres(pid_t pid) {
   return exe.find("postgres") != std::string::npos;
 }
 
-// SIGKILL to a postmaster and every process it started; waits until gone.
-void kill_cluster(pid_t postmaster) {
-  if (!alive(postmaster) || !is_postgres(postmaster)) return;
-  auto kids = children_of(postmaster);
-  ::kill(postmaster, SIGKILL);
-  for (pid_t k : kids) ::kill(k, SIGKILL);
-  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
-    bool any = alive(postmaster);
-    for (pid_t k : kids) any = any || alive(k);
-    if (!any) return;
-    std::this_thread::sleep_for(20ms);
+bool gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// SIGKILL to a postmaster and every process it started; waits until they are
+// gone. The postmaster is not our child: until init reaps it, it is a zombie
+// that still "exists" for PostgreSQL's own lock file check, so a dead one's
+// postmaster.pid is removed (safe: nothing uses that data directory any more).
+void kill_cluster(pid_t postmaster, const std::string& data) {
+  if (alive(postmaster) && is_postgres(postmaster)) {
+    auto kids = children_of(postmaster);
+    ::kill(postmaster, SIGKILL);
+    for (pid_t k : kids) ::kill(k, SIGKILL);
+    for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+      bool any = alive(postmaster);
+      for (pid_t k : kids) any = any || alive(k);
+      if (!any) break;
+      std::this_thread::sleep_for(20ms);
+    }
   }
+  if (postmaster <= 0 || alive(postmaster)) return;
+  for (auto deadline = std::chrono::steady_clock::now() + 2s;
+       !gone(postmaster) && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(20ms);
+  if (!gone(postmaster) && read_pid(fs::path(data) / "postmaster.pid") == postmaster)
+    ::unlink((fs::path(data) / "postmaster.pid").c_str());
 }
 
 int free_port() {
@@ -177,7 +189,7 @@ void reap_stale_servers(const fs::path& base) {
     pid_t pm = read_pid(d.path() / "data" / "postmaster.pid");
     std::cerr << "s3l-test: removing PostgreSQL test cluster " << d.path() << " of dead test process " << owner
               << "\n";
-    kill_cluster(pm);
+    kill_cluster(pm, (d.path() / "data").string());
     remove_tree(d.path().string());
   }
 }
@@ -231,7 +243,7 @@ struct PgServer::State {
     if (r.code() != 0 || alive(postmaster)) {
       std::cerr << "s3l-test: pg_ctl stop did not stop PostgreSQL in " << dir << " (" << r.describe()
                 << "); killing postmaster " << postmaster << "\n";
-      kill_cluster(postmaster);
+      kill_cluster(postmaster, data);
     }
     postmaster = -1;
   }
@@ -243,7 +255,7 @@ struct PgServer::State {
       stop_locked();
     } catch (const std::exception& e) {
       std::cerr << "s3l-test: stopping PostgreSQL in " << dir << ": " << e.what() << "\n";
-      kill_cluster(postmaster);
+      kill_cluster(postmaster, data);
     }
     const char* keep = std::getenv("S3L_TEST_KEEP");
     if (keep && std::string(keep) == "1") {
@@ -339,7 +351,7 @@ void PgServer::start() {
 
 void PgServer::kill_hard() {
   std::lock_guard<std::mutex> lk(s_->mu);
-  kill_cluster(s_->postmaster);
+  kill_cluster(s_->postmaster, s_->data);
   s_->postmaster = -1;
 }
 

@@ -8,13 +8,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash scripts/deps.sh run
-bash scripts/build.sh
+bash scripts/build.sh s3layerfs-daemon
 
 bin=$root/build/cmd/s3layerfs-daemon
 data=$root/data
 mnt=$data/mnt
 meta="sqlite3://$data/meta.db"
-mkdir -p "$data/objects" "$mnt"
 
 is_mounted() { grep -qF " $mnt " /proc/self/mountinfo; }
 
@@ -28,6 +27,7 @@ if is_mounted; then
   echo "run.sh: $mnt is a dead mount (its daemon is gone); removing it"
   fusermount3 -uz "$mnt"
 fi
+mkdir -p "$data/objects" "$mnt"
 
 if [ ! -e "$data/meta.db" ]; then
   "$bin" format "$meta" s3l --storage "file://$data/objects"

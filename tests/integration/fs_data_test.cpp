@@ -29,6 +29,8 @@ namespace {
 
 constexpr uint64_t KiB = 1024, MiB = 1024 * KiB;
 constexpr uint64_t kBlock = 4 * MiB, kChunk = 64 * MiB;
+// One syscall on at most a few MiB taking this long is a hang, whatever the load.
+constexpr double kStallSeconds = 60;
 
 struct SizedFile {
   std::string name;
@@ -181,11 +183,14 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
   std::string failure;
   auto t0 = std::chrono::steady_clock::now();
   uint64_t op = 0;
+  double slowest = 0;  // a hang shows up here even when the data is right
+  std::string slowest_what;
   try {
     for (; op < ops && failure.empty(); ++op) {
       ModelFile& f = files[std::uniform_int_distribution<size_t>(0, files.size() - 1)(rng)];
       const int kind = std::uniform_int_distribution<int>(0, 99)(rng);
       std::string what;
+      const auto op_start = std::chrono::steady_clock::now();
       if (kind < 55) {  // pwrite at a random offset (may extend, leaving a hole)
         uint64_t off = pick_offset(rng, f.model.size());
         size_t len = pick_length(rng);
@@ -241,6 +246,10 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
         --op;
         ++counts[6];
       }
+      if (double t = seconds_since(op_start); t > slowest) {
+        slowest = t;
+        slowest_what = "operation #" + std::to_string(op) + " " + what + " on " + f.path;
+      }
       if (trace) BOOST_TEST_MESSAGE("op #" << op << " " << f.path.substr(f.path.rfind('/') + 1) << ": " << what);
       if (!failure.empty()) failure = "after " + what + " on " + f.path + ": " + failure;
     }
@@ -273,7 +282,11 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
                                     << files[3].model.size());
   BOOST_REQUIRE_MESSAGE(failure.empty(), "seed " << g_seed << " (replay with S3L_TEST_SEED=" << g_seed
                                                  << "), operation #" << op << ": " << failure);
-  BOOST_CHECK_GE(op, 5000u);
+  BOOST_CHECK_EQUAL(op, ops);  // the default, 6,000, is what issue 2 asks for (>= 5,000)
+  // Not a performance check: no single syscall of at most 2 MiB may hang.
+  BOOST_TEST_MESSAGE("slowest: " << slowest << " s, " << slowest_what);
+  BOOST_CHECK_MESSAGE(slowest < kStallSeconds, slowest_what << " took " << slowest << " s: the daemon stalled (seed "
+                                                            << g_seed << ")");
   for (auto& f : files) g_models.push_back(std::move(f));
 }
 

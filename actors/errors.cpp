@@ -16,7 +16,7 @@ Status from_caf_error(const caf::error& e) {
   }
   // The actor is gone (e.g. an inode handle closed by a concurrent release):
   // callers that can ask someone else (the meta service) do so on ESTALE.
-  if (e == caf::sec::request_receiver_down)
+  if (e == caf::sec::request_receiver_down || e.category() == caf::atom("exit"))
     return Status::Error(ESTALE, "actor exited: " + caf::to_string(e));
   // Timeouts and the like: the operation did not complete.
   return Status::Error(EIO, "actor error: " + caf::to_string(e));

@@ -32,6 +32,7 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using forget_atom = caf::atom_constant<caf::atom("forget")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using close_sess_atom = caf::atom_constant<caf::atom("closesess")>;
+using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 // store workers
 using put_block_atom = caf::atom_constant<caf::atom("putblock")>;

@@ -58,6 +58,7 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
         return to_caf_result(m->heartbeat(session, now));
       },
       [=](close_sess_atom, uint64_t session) { return to_caf_result(m->close_session(session)); },
+      [=](sync_atom) { return to_caf_result(m->sync()); },
   };
 }
 }  // namespace

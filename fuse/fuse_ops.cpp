@@ -245,8 +245,7 @@ void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
-  // The commit transaction is durable when it returns, so flush == fsync.
-  Status s = vfs(req).flush(ino);
+  Status s = vfs(req).fsync(ino);
   fuse_reply_err(req, s.ok() ? 0 : (s.err ? s.err : EIO));
 }
 
@@ -318,7 +317,8 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 }
 
 void op_fsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-  fuse_reply_err(req, 0);  // directory changes are committed transactions already
+  Status s = vfs(req).fsync(0);  // directory changes are committed; make them durable
+  fuse_reply_err(req, s.ok() ? 0 : (s.err ? s.err : EIO));
 }
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {

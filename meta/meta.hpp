@@ -90,6 +90,10 @@ class Meta {
   // slices overlap), each with its blocks.
   virtual Result<std::vector<Slice>> chunk_slices(uint64_t ino, uint64_t chunk) = 0;
 
+  // Makes every change committed so far durable (fsync, fsyncdir). Commits
+  // are atomic either way; this is about surviving power loss.
+  virtual Status sync() = 0;
+
   // ---- garbage -------------------------------------------------------------
   virtual Result<std::vector<DeadBlock>> dead_blocks(size_t limit) = 0;
   virtual Status forget_dead_blocks(const std::vector<uint64_t>& block_ids) = 0;

@@ -34,6 +34,15 @@ Status SqlMeta::heartbeat(uint64_t session, int64_t now) {
   });
 }
 
+Status SqlMeta::sync() {
+  try {
+    conn_->sync();
+    return Status::Ok();
+  } catch (const DbError& e) {
+    return Status::Error(e.err, std::string("sync: ") + e.what());
+  }
+}
+
 Status SqlMeta::close_session(uint64_t session) {
   return run("close session", Tx::kWrite, [&]() -> Status {
     int64_t now = now_ns();

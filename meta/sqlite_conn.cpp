@@ -2,6 +2,10 @@
 // WAL journal (readers never block the writer), busy_timeout so a second
 // process waits for the lock instead of failing, synchronous=FULL by default
 // so that a committed transaction survives power loss.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
 
@@ -132,7 +136,8 @@ class SqliteStmt final : public SqlStmt {
 
 class SqliteConn final : public SqlConn {
  public:
-  SqliteConn(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  SqliteConn(sqlite3* db, std::string path, bool sync_full)
+      : db_(db), path_(std::move(path)), sync_full_(sync_full) {}
   ~SqliteConn() override {
     cache_.clear();   // statements must be finalized before the connection closes
     sqlite3_close(db_);
@@ -170,6 +175,24 @@ class SqliteConn final : public SqlConn {
 
   void clear_statements() noexcept override { cache_.clear(); }
 
+  // With synchronous=NORMAL a commit is appended to the WAL but not fsynced.
+  // Every commit so far is in that one file, so fsyncing it makes them all
+  // durable at once; after a checkpoint reset the pages are in the database
+  // file, which the checkpoint synced already.
+  void sync() override {
+    if (sync_full_) return;
+    std::string wal = path_ + "-wal";
+    int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == ENOENT) return;
+      throw DbError(EIO, false, "open " + wal + " for fsync: " + std::strerror(errno));
+    }
+    int rc = ::fsync(fd);
+    int e = errno;
+    ::close(fd);
+    if (rc != 0) throw DbError(EIO, false, "fsync " + wal + ": " + std::strerror(e));
+  }
+
   void begin(bool write) override {
     Query(*this, write ? "BEGIN IMMEDIATE" : "BEGIN").run();
   }
@@ -183,6 +206,7 @@ class SqliteConn final : public SqlConn {
  private:
   sqlite3* db_;
   std::string path_;
+  bool sync_full_;
   std::unordered_map<std::string, std::unique_ptr<SqlStmt>> cache_;
 };
 
@@ -215,7 +239,7 @@ Result<std::unique_ptr<SqlConn>> open_sqlite_conn(const SqliteUrl& u, bool creat
   }
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, u.busy_timeout_ms);
-  auto conn = std::make_unique<SqliteConn>(db, u.path);
+  auto conn = std::make_unique<SqliteConn>(db, u.path, u.sync_full);
   try {
     std::string mode = pragma_value(*conn, "PRAGMA journal_mode = WAL");
     if (mode != "wal")

@@ -10,7 +10,7 @@ namespace s3l::meta {
 
 struct SqliteUrl {
   std::string path;            // absolute: the daemon may chdir("/") after parsing
-  bool sync_full = true;       // ?sync=full (default) | normal
+  bool sync_full = false;      // ?sync=normal (default: durable at fsync) | full (every commit)
   int busy_timeout_ms = 5000;  // ?busy_timeout=MS
 };
 

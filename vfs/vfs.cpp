@@ -221,6 +221,14 @@ Status Vfs::flush(uint64_t ino) {
   return s.err == ESTALE ? Status::Ok() : s;  // released meanwhile: it flushed everything
 }
 
+Status Vfs::fsync(uint64_t ino) {
+  if (ino) {
+    Status s = flush(ino);
+    if (!s.ok()) return s;
+  }
+  return bridge_.call_void(meta_, kMetaTimeout, msg::sync_atom::value);
+}
+
 Status Vfs::release(uint64_t ino) {
   Status s = flush(ino);
   caf::actor done;

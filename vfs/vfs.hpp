@@ -66,6 +66,8 @@ class Vfs {
   Result<std::string> read(uint64_t ino, uint64_t off, uint64_t len);
   Result<uint64_t> write(uint64_t ino, uint64_t off, const char* data, size_t len);
   Status flush(uint64_t ino);
+  // flush, then make the metadata durable (fsync(2)); ino 0: metadata only (fsyncdir).
+  Status fsync(uint64_t ino);
   Status release(uint64_t ino);
 
   // ---- directories ----

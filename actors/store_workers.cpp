@@ -18,7 +18,7 @@ caf::behavior upload_worker(caf::event_based_actor*, StorePtr st) {
       [=](msg::put_block_atom, const std::string& key,
           const SharedBytes& data) -> caf::result<std::string> {
         std::string sum = sha256_hex(data->data(), data->size());
-        Status s = st->put(key, data->data(), data->size());
+        Status s = st->put_with_sha256(key, data->data(), data->size(), sum);
         if (!s.ok()) {
           spdlog::error("upload of {} failed: {}", key, s.msg);
           return to_caf_error(s);

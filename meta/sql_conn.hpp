@@ -73,6 +73,9 @@ class SqlConn {
   virtual void begin(bool write) = 0;
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;   // no-op when no transaction is open
+  // Makes every transaction committed so far durable on disk (fsync). Engines
+  // whose commits are durable already need not override it.
+  virtual void sync() {}
   // How many times SqlMeta runs a transaction that keeps failing with a
   // retryable DbError before it reports EIO. SQLite already waited
   // busy_timeout inside each attempt; PostgreSQL retries conflicts at once.

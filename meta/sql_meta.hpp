@@ -33,6 +33,7 @@ class SqlMeta final : public Meta {
 
   Result<uint64_t> register_session(const SessionInfo& info) override;
   Status heartbeat(uint64_t session, int64_t now_ns) override;
+  Status sync() override;
   Status close_session(uint64_t session) override;
   Result<std::vector<SessionInfo>> list_sessions() override;
 

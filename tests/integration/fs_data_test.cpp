@@ -250,6 +250,10 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
         slowest = t;
         slowest_what = "operation #" + std::to_string(op) + " " + what + " on " + f.path;
       }
+      if (slowest >= kStallSeconds) {  // not a performance check: one syscall hung
+        failure = slowest_what + " took " + std::to_string(slowest) + " s: the daemon stalled";
+        break;
+      }
       if (trace) BOOST_TEST_MESSAGE("op #" << op << " " << f.path.substr(f.path.rfind('/') + 1) << ": " << what);
       if (!failure.empty()) failure = "after " + what + " on " + f.path + ": " + failure;
     }
@@ -279,14 +283,10 @@ BOOST_AUTO_TEST_CASE(randomized_ops_against_model) {
                                     << " reopens, " << counts[4] << " fsyncs, " << counts[5] << " O_TRUNC, "
                                     << counts[6] << " verification reads; final sizes " << files[0].model.size()
                                     << " " << files[1].model.size() << " " << files[2].model.size() << " "
-                                    << files[3].model.size());
+                                    << files[3].model.size() << "; slowest: " << slowest << " s, " << slowest_what);
   BOOST_REQUIRE_MESSAGE(failure.empty(), "seed " << g_seed << " (replay with S3L_TEST_SEED=" << g_seed
                                                  << "), operation #" << op << ": " << failure);
   BOOST_CHECK_EQUAL(op, ops);  // the default, 6,000, is what issue 2 asks for (>= 5,000)
-  // Not a performance check: no single syscall of at most 2 MiB may hang.
-  BOOST_TEST_MESSAGE("slowest: " << slowest << " s, " << slowest_what);
-  BOOST_CHECK_MESSAGE(slowest < kStallSeconds, slowest_what << " took " << slowest << " s: the daemon stalled (seed "
-                                                            << g_seed << ")");
   for (auto& f : files) g_models.push_back(std::move(f));
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "util/result.hpp"
 
@@ -84,6 +85,13 @@ class SqlConn {
   // SQLite has one writer at a time: 1. PostgreSQL: several, so that
   // concurrent transactions seldom conflict on the same counter row.
   virtual int counter_shards() const { return 1; }
+  // Serialises the write transactions that will update the same hot rows (a
+  // directory's entries and attributes, a file's size) across every client:
+  // SqlMeta passes those inode numbers, sorted and distinct, right before
+  // begin(true); commit() and rollback() release them. Optimistic retries
+  // alone starve a client that competes with a busy one (docs/postgres.md).
+  // Engines whose writers are serialised anyway (SQLite) ignore it.
+  virtual void lock_keys(const std::vector<int64_t>& keys) { (void)keys; }
 };
 
 // Opens a connection for a metadata URL (sqlite3://PATH[?sync=full|normal]).

@@ -98,7 +98,7 @@ void SqlMeta::bury_blocks(const std::vector<Block>& blocks, uint64_t slice_id, i
 
 Result<Attr> SqlMeta::truncate(uint64_t ino, uint64_t size, int64_t now) {
   if (size > kMaxFileSize) return Status::Error(EFBIG, "size " + std::to_string(size) + " is too large");
-  return run("truncate", Tx::kWrite, [&]() -> Result<Attr> {
+  return run("truncate", Tx::kWrite, Keys{ino}, [&]() -> Result<Attr> {
     auto n = load_inode(ino);
     if (!n) return Status::Error(ENOENT, "inode " + std::to_string(ino) + " does not exist");
     if (n->is_dir()) return Status::Error(EISDIR, "inode " + std::to_string(ino) + " is a directory");
@@ -174,7 +174,7 @@ Result<uint64_t> SqlMeta::begin_slice(uint64_t ino, uint64_t chunk, uint64_t ses
 
 Result<Attr> SqlMeta::commit_slice(const Slice& s, uint64_t min_size, int64_t now) {
   if (min_size > kMaxFileSize) return Status::Error(EFBIG, "size " + std::to_string(min_size) + " is too large");
-  return run("commit slice", Tx::kWrite, [&]() -> Result<Attr> {
+  return run("commit slice", Tx::kWrite, Keys{s.ino}, [&]() -> Result<Attr> {
     if (Status v = validate_slice(s, settings()); !v.ok()) return v;
     bool known = false, committed = false;
     uint64_t row_ino = 0, row_chunk = 0;

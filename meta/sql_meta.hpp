@@ -7,7 +7,9 @@
 //   sql_check.cpp      fsck support
 // One SqlMeta is used by one thread at a time (the meta actor): no locking.
 #pragma once
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,7 +86,16 @@ class SqlMeta final : public Meta {
   // it returns ok (or commit_on_error_ was set), rolls back otherwise; reruns
   // it on retryable database errors; turns DbError into Status naming `what`.
   template <class F>
-  auto run(const char* what, Tx tx, F&& body) -> decltype(body());
+  auto run(const char* what, Tx tx, F&& body) -> decltype(body()) {
+    return run(what, tx, Keys{}, std::forward<F>(body));
+  }
+  // The same for a write transaction that updates the rows of the inodes in
+  // `keys` (parent directories, the file): engines with concurrent writers
+  // make such transactions wait for each other instead of failing and
+  // retrying (SqlConn::lock_keys).
+  using Keys = std::vector<uint64_t>;
+  template <class F>
+  auto run(const char* what, Tx tx, const Keys& keys, F&& body) -> decltype(body());
 
   void after_rollback();
 
@@ -128,12 +139,18 @@ void retry_pause(const char* what, int attempt, const DbError& e);
 Status gave_up(const char* what, int attempts, const DbError& e);
 
 template <class F>
-auto SqlMeta::run(const char* what, Tx tx, F&& body) -> decltype(body()) {
+auto SqlMeta::run(const char* what, Tx tx, const Keys& keys, F&& body) -> decltype(body()) {
   using R = decltype(body());
   const int attempts = conn_->max_attempts();
+  std::vector<int64_t> locks;
+  for (uint64_t k : keys)
+    if (k != 0 && k <= static_cast<uint64_t>(INT64_MAX)) locks.push_back(static_cast<int64_t>(k));
+  std::sort(locks.begin(), locks.end());   // one order for everyone: no deadlock
+  locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
   for (int attempt = 1;; ++attempt) {
     commit_on_error_ = false;
     try {
+      if (tx == Tx::kWrite && !locks.empty()) conn_->lock_keys(locks);
       if (tx != Tx::kNone) conn_->begin(tx == Tx::kWrite);
       R r = body();
       if (tx != Tx::kNone) {

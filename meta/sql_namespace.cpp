@@ -64,7 +64,7 @@ Result<Attr> SqlMeta::getattr(uint64_t ino) {
 }
 
 Result<Attr> SqlMeta::setattr(uint64_t ino, const SetAttr& a) {
-  return run("setattr", Tx::kWrite, [&]() -> Result<Attr> {
+  return run("setattr", Tx::kWrite, Keys{ino}, [&]() -> Result<Attr> {
     auto n = load_inode(ino);
     if (!n) return Status::Error(ENOENT, "inode " + std::to_string(ino) + " does not exist");
     if (a.mask == 0) return n->attr;
@@ -107,7 +107,7 @@ Result<Attr> SqlMeta::mknod(uint64_t parent, const std::string& name, uint32_t m
                                              " bytes is longer than " + std::to_string(kMaxSymlinkLen));
     if (target.find('\0') != std::string::npos) return Status::Error(EINVAL, "symlink target contains NUL");
   }
-  return run("mknod", Tx::kWrite, [&]() -> Result<Attr> {
+  return run("mknod", Tx::kWrite, Keys{parent}, [&]() -> Result<Attr> {
     auto d = load_dir(parent, "parent");
     if (!d.ok()) return d.status;
     if (find_entry(parent, name)) return Status::Error(EEXIST, in_dir(name, parent) + " already exists");
@@ -151,7 +151,7 @@ Result<Attr> SqlMeta::mknod(uint64_t parent, const std::string& name, uint32_t m
 Result<Attr> SqlMeta::link(uint64_t ino, uint64_t new_parent, const std::string& name, int64_t now) {
   if (is_dot(name)) return Status::Error(EEXIST, "'" + name + "' always exists");
   if (Status s = check_name(name); !s.ok()) return s;
-  return run("link", Tx::kWrite, [&]() -> Result<Attr> {
+  return run("link", Tx::kWrite, Keys{ino, new_parent}, [&]() -> Result<Attr> {
     auto n = load_inode(ino);
     if (!n || n->attr.nlink == 0)
       return Status::Error(ENOENT, "inode " + std::to_string(ino) + (n ? " has been deleted" : " does not exist"));
@@ -173,7 +173,7 @@ Result<UnlinkResult> SqlMeta::unlink(uint64_t parent, const std::string& name, u
                                      int64_t now) {
   if (is_dot(name)) return Status::Error(EISDIR, "cannot unlink '" + name + "'");
   if (Status s = check_name(name); !s.ok()) return s;
-  return run("unlink", Tx::kWrite, [&]() -> Result<UnlinkResult> {
+  return run("unlink", Tx::kWrite, Keys{parent}, [&]() -> Result<UnlinkResult> {
     auto d = load_dir(parent, "parent");
     if (!d.ok()) return d.status;
     auto e = find_entry(parent, name);
@@ -201,7 +201,7 @@ Status SqlMeta::rmdir(uint64_t parent, const std::string& name, int64_t now) {
   if (name == ".") return Status::Error(EINVAL, "cannot remove '.'");
   if (name == "..") return Status::Error(ENOTEMPTY, "cannot remove '..'");
   if (Status s = check_name(name); !s.ok()) return s;
-  return run("rmdir", Tx::kWrite, [&]() -> Status {
+  return run("rmdir", Tx::kWrite, Keys{parent}, [&]() -> Status {
     auto d = load_dir(parent, "parent");
     if (!d.ok()) return d.status;
     auto e = find_entry(parent, name);
@@ -247,7 +247,7 @@ Result<RenameResult> SqlMeta::rename(uint64_t parent, const std::string& name, u
   if (Status s = check_name(name); !s.ok()) return s;
   if (Status s = check_name(new_name); !s.ok()) return s;
   const bool exchange = flags & kRenameExchange;
-  return run("rename", Tx::kWrite, [&]() -> Result<RenameResult> {
+  return run("rename", Tx::kWrite, Keys{parent, new_parent}, [&]() -> Result<RenameResult> {
     if (auto d = load_dir(parent, "source parent"); !d.ok()) return d.status;
     if (auto d = load_dir(new_parent, "target parent"); !d.ok()) return d.status;
     auto src_ino = find_entry(parent, name);

@@ -370,6 +370,12 @@ struct PgAutoFixture {
                                                                        << ")");
   }
   ~PgAutoFixture() {
+    if (!g_auto) return;
+    // Mounts and daemons of the tests still talk to the server (a daemon
+    // closes its session on unmount): remove them first. Cleanup hooks run
+    // newest first, so the server's own hook, registered before any test,
+    // runs last anyway.
+    cleanup_everything();
     delete g_auto;
     g_auto = nullptr;
   }

@@ -56,6 +56,33 @@ void list_files(const std::string& dir, const std::string& rel, std::vector<std:
   ::closedir(d);
 }
 
+// Temp dirs are named s3l-test-<pid>-XXXXXX. A test program killed by a
+// signal cannot remove its own (its daemon still unmounts: PR_SET_PDEATHSIG),
+// so the next fixture removes those whose program is gone and that hold no
+// mount. Dirs kept on purpose (S3L_TEST_KEEP=1) carry a KEEP file.
+void remove_stale_temp_dirs(const std::string& base) {
+  DIR* d = ::opendir(base.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    const std::string prefix = "s3l-test-";
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789") != dash) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // its program still runs
+    const std::string dir = base + "/" + name;
+    struct stat st;
+    if (::stat((dir + "/KEEP").c_str(), &st) == 0) continue;
+    if (find_mount(dir + "/mnt")) continue;
+    stale.push_back(dir);
+  }
+  ::closedir(d);
+  for (const auto& dir : stale) remove_tree(dir);
+}
+
 }  // namespace
 
 std::string MountFixture::daemon_path() {
@@ -67,7 +94,8 @@ MountFixture::MountFixture(FixtureOptions opts) : opts_(std::move(opts)) {
   std::string base = env("S3L_TEST_TMPDIR");
   if (base.empty()) base = env("TMPDIR");
   if (base.empty()) base = "/tmp";
-  std::string tmpl = base + "/s3l-test-XXXXXX";
+  remove_stale_temp_dirs(base);
+  std::string tmpl = base + "/s3l-test-" + std::to_string(::getpid()) + "-XXXXXX";
   if (!mkdtemp(tmpl.data())) {
     throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
   }
@@ -233,6 +261,7 @@ void MountFixture::teardown() noexcept {
       std::cerr << "s3l-test teardown: NOT removing " << root_ << " (still mounted)\n";
     } else if (env("S3L_TEST_KEEP") == "1") {
       std::cerr << "s3l-test: keeping " << root_ << " (S3L_TEST_KEEP=1)\n";
+      std::ofstream(root_ + "/KEEP") << "kept because S3L_TEST_KEEP=1\n";
       unregister_temp_dir(root_);
     } else {
       remove_tree(root_);

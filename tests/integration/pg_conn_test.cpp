@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
@@ -198,6 +199,46 @@ BOOST_AUTO_TEST_CASE(deadlock_is_retryable) {
   BOOST_TEST((contains(victim, "40P01") || contains(victim, "40001")), victim);
   a->rollback();
   b->rollback();
+}
+
+BOOST_AUTO_TEST_CASE(locked_keys_make_writers_queue_instead_of_conflicting) {
+  // Without the lock, b's update of the row a changed after b's snapshot is
+  // a 40001 (serialization_failure_is_retryable). With lock_keys, b waits
+  // before BEGIN, so its snapshot includes a's commit and it just succeeds.
+  auto a = conn(), b = conn();
+  make_table(*a);
+  a->lock_keys({7, 42});
+  a->begin(true);
+  Query(*a, "UPDATE t SET v = v + 1 WHERE k = 1").run();
+  std::atomic<bool> b_locked{false};
+  auto fb = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      b->lock_keys({42});
+      b_locked = true;
+      b->begin(true);
+      Query(*b, "UPDATE t SET v = v + 1 WHERE k = 1").run();
+      b->commit();
+      return "";
+    } catch (const DbError& e) {
+      b->rollback();
+      return e.what();
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(!b_locked.load());   // still waiting for a
+  a->commit();                    // releases the locks
+  BOOST_TEST(fb.get() == "");
+  BOOST_TEST(b_locked.load());
+  Query q(*a, "SELECT v FROM t WHERE k = 1");
+  BOOST_REQUIRE(q.next());
+  BOOST_TEST(q.i64(0) == 2);   // both increments
+  // A rollback releases them too.
+  a->lock_keys({42});
+  a->begin(true);
+  a->rollback();
+  b->lock_keys({42});   // would block forever if a still held it
+  b->begin(true);
+  b->commit();
 }
 
 BOOST_AUTO_TEST_CASE(connection_lost_inside_a_transaction_is_retryable_and_reconnects) {

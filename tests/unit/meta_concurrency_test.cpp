@@ -100,6 +100,34 @@ BOOST_AUTO_TEST_CASE(same_500_names_exactly_one_winner_each) {
   expect_consistent();
 }
 
+BOOST_AUTO_TEST_CASE(two_busy_clients_in_one_directory_never_give_up) {
+  // Both create (and remove) files in one directory as fast as they can: on
+  // PostgreSQL every such transaction updates the directory's row. Each
+  // operation must succeed, however long the other client keeps the row busy.
+  constexpr int kFiles = 800;
+  Attr d = mkdir(kRootIno, "busy");
+  auto m2 = open_or_fail(url, false);
+  std::atomic<int> failures{0};
+  auto work = [&](Meta& meta, const char* prefix) {
+    for (int i = 0; i < kFiles; ++i) {
+      auto r = meta.mknod(d.ino, nm(prefix, i), S_IFREG | 0644, kUid, kGid, 0, "", kT0);
+      if (!r.ok()) {
+        if (failures++ < 5) BOOST_ERROR("mknod: " << r.msg());
+        continue;
+      }
+      if (i % 4 == 3) {
+        auto u = meta.unlink(d.ino, nm(prefix, i), session, kT0);
+        if (!u.ok() && failures++ < 5) BOOST_ERROR("unlink: " << u.msg());
+      }
+    }
+  };
+  std::thread tb([&] { work(*m2, "b"); });
+  work(*m, "a");
+  tb.join();
+  BOOST_TEST(failures == 0);
+  BOOST_TEST(m->readdir(d.ino)->size() == static_cast<size_t>(2 * kFiles * 3 / 4));
+}
+
 BOOST_AUTO_TEST_CASE(ids_stay_unique_across_connections) {
   constexpr int kFiles = 300;
   Attr da = mkdir(kRootIno, "a"), db = mkdir(kRootIno, "b");

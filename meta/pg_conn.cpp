@@ -263,6 +263,7 @@ class PgConn final : public SqlConn {
   // so transactions on the same directory or file queue instead of failing
   // with serialization errors (pg_advisory_xact_lock would be taken after the
   // snapshot and not help). Keys come sorted: no deadlock between clients.
+  // The wait is unbounded unless the URL sets lock_timeout (SQLSTATE 55P03).
   void lock_keys(const std::vector<int64_t>& keys) override {
     if (tx_) throw DbError(EIO, false, "postgres: lock_keys() inside a transaction (internal error)");
     for (int64_t k : keys) {
@@ -271,11 +272,11 @@ class PgConn final : public SqlConn {
     }
   }
 
-  // Conflicts are detected at once (no lock wait inside an attempt). With two
-  // clients busy in one directory (or on one file) each attempt of the loser
-  // fails with a probability of about 0.5-0.8 (measured, docs/postgres.md), so
-  // a small budget starves it: 60 attempts with SqlMeta's jittered backoff
-  // (capped at 100 ms) is about 3 s of retrying at most before EIO.
+  // Conflicts are detected at once (no lock wait inside an attempt). Writers
+  // of one directory or file queue on lock_keys(); what still conflicts is
+  // chance (SSI page-granular predicate locks, the same statfs counter row),
+  // and 60 attempts with SqlMeta's jittered backoff (capped at 100 ms, about
+  // 3 s in total) make giving up with EIO a sign of real trouble.
   int max_attempts() const override { return 60; }
   // Every create, unlink and extending write updates a statfs counter: spread
   // them so that two concurrent transactions rarely touch the same row (1 in

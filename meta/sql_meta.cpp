@@ -122,6 +122,19 @@ Status SqlMeta::format(const VolumeSettings& s_in, uint32_t root_uid, uint32_t r
     };
     for (const auto& [k, v] : kv)
       Query(*conn_, "INSERT INTO settings (key, value) VALUES ($1, $2)").text(1, k).text(2, v).run();
+    const std::pair<const char*, std::string> optional_kv[] = {
+        {"s3_endpoint", s.s3_endpoint},
+        {"s3_region", s.s3_region},
+        {"s3_virtual_hosted", s.s3_virtual_hosted ? "1" : "0"},
+        {"s3_verify_tls", s.s3_verify_tls ? "1" : "0"},
+        {"s3_ca_file", s.s3_ca_file},
+        {"s3_access_key", s.s3_access_key},
+        {"s3_secret_key", s.s3_secret_key},
+    };
+    for (const auto& [k, v] : optional_kv) {
+      if (v.empty()) continue;   // absent = the default (and no empty secret rows)
+      Query(*conn_, "INSERT INTO settings (key, value) VALUES ($1, $2)").text(1, k).text(2, v).run();
+    }
     const std::pair<const char*, int64_t> counters[] = {
         {"next_inode", static_cast<int64_t>(kRootIno) + 1}, {"next_slice", 1}, {"next_session", 1},
         {"used_bytes", 0}, {"inodes", 1}};
@@ -195,6 +208,16 @@ Result<VolumeSettings> SqlMeta::read_settings() {
   parse_u64(kv["chunk_size"], s.chunk_size);
   parse_u64(kv["created"], v);
   s.created_ns = static_cast<int64_t>(v);
+  // S3 options: optional keys (absent in volumes formatted before them).
+  for (const char* k : {"s3_virtual_hosted", "s3_verify_tls"})
+    if (kv.count(k) && kv[k] != "0" && kv[k] != "1") return missing(k);
+  s.s3_endpoint = kv["s3_endpoint"];
+  s.s3_region = kv["s3_region"];
+  s.s3_virtual_hosted = kv["s3_virtual_hosted"] == "1";
+  s.s3_verify_tls = kv["s3_verify_tls"] != "0";
+  s.s3_ca_file = kv["s3_ca_file"];
+  s.s3_access_key = kv["s3_access_key"];
+  s.s3_secret_key = kv["s3_secret_key"];
   if (Status ok = validate(s); !ok.ok())
     return Status::Error(EIO, conn_->describe() + ": stored volume settings are invalid: " + ok.msg);
   settings_ = s;

@@ -76,6 +76,17 @@ struct VolumeSettings {
   uint64_t chunk_size = kDefaultChunkSize;
   std::string storage_url;
   int64_t created_ns = 0;
+  // How to reach an S3 store: the non-secret options format was given, so
+  // that mount needs only credentials. Volumes formatted before these keys
+  // existed (same format_version 1) lack them and get these defaults.
+  std::string s3_endpoint;          // for s3://BUCKET; "" = AWS for the region
+  std::string s3_region;            // "" = us-east-1
+  bool s3_virtual_hosted = false;
+  bool s3_verify_tls = true;
+  std::string s3_ca_file;           // "" = $AWS_CA_BUNDLE or the system's
+  // Only with format --store-secret-in-meta; "" otherwise. Never logged.
+  std::string s3_access_key;
+  std::string s3_secret_key;
 };
 
 struct SessionInfo {

@@ -46,6 +46,22 @@ class ObjectStore {
   virtual Status remove_many(const std::vector<std::string>& keys) = 0;
   // All objects whose key starts with prefix, in key order.
   virtual Result<std::vector<ObjectInfo>> list(const std::string& prefix) = 0;
+  // The distinct first components of the keys that contain a '/' ("vol1" for
+  // "vol1/chunks/..."), sorted. format uses it to find the markers of other
+  // volumes without listing every block. This default lists every key;
+  // S3 overrides it with one delimiter listing.
+  virtual Result<std::vector<std::string>> list_top_dirs() {
+    auto all = list("");
+    if (!all.ok()) return all.status;
+    std::vector<std::string> dirs;
+    for (const auto& o : *all) {
+      size_t slash = o.key.find('/');
+      if (slash == std::string::npos) continue;
+      std::string d = o.key.substr(0, slash);
+      if (dirs.empty() || dirs.back() != d) dirs.push_back(std::move(d));   // keys are sorted
+    }
+    return dirs;
+  }
 };
 
 // How to reach an S3 store (ignored by file://). Defaults suit rustfs/s3rver

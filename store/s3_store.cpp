@@ -266,6 +266,34 @@ class S3Store final : public ObjectStore {
     return out;
   }
 
+  Result<std::vector<std::string>> list_top_dirs() override {
+    std::vector<std::string> out;
+    std::string token;
+    for (int page = 0;; ++page) {
+      Op op = bucket_op("GET");
+      op.query = {{"list-type", "2"}, {"delimiter", "/"}, {"max-keys", "1000"}};
+      if (!token.empty()) op.query.push_back({"continuation-token", token});
+      auto r = call(op);
+      if (!r.ok()) return r.status;
+      if (r->status != 200) return to_status(*r, op);
+      for (auto cp : xml::elements(r->body, "CommonPrefixes")) {
+        std::string p = xml::text(cp, "Prefix");
+        if (!p.empty() && p.back() == '/') p.pop_back();
+        if (!p.empty()) out.push_back(std::move(p));
+      }
+      if (xml::text(r->body, "IsTruncated") != "true") break;
+      std::string next = xml::text(r->body, "NextContinuationToken");
+      if (next.empty() || next == token)
+        return Status::Error(EIO, "S3 list of top-level prefixes in " + describe() +
+                                      " (page " + std::to_string(page + 1) +
+                                      "): truncated answer without a new continuation token");
+      token = next;
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
   // ---- used by open_s3_store ---------------------------------------------
 
   // Lists at most one key: proves endpoint, bucket and credentials together.

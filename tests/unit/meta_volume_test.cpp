@@ -16,7 +16,8 @@ BOOST_AUTO_TEST_CASE(sqlite_urls) {
   auto a = parse_sqlite_url("sqlite3:///var/lib/x/meta.db");
   BOOST_REQUIRE(a.ok());
   BOOST_TEST(a->path == "/var/lib/x/meta.db");
-  BOOST_TEST(a->sync_full);
+  BOOST_TEST(!a->sync_full);  // default: durable at fsync (Meta::sync), not every commit
+  BOOST_TEST(parse_sqlite_url("sqlite3:///x.db?sync=full")->sync_full);
   auto r = parse_sqlite_url("sqlite3://rel/meta.db?sync=normal&busy_timeout=100");
   BOOST_REQUIRE_MESSAGE(r.ok(), r.msg());
   BOOST_TEST(r->path == (std::filesystem::current_path() / "rel/meta.db").string());
@@ -31,7 +32,7 @@ BOOST_AUTO_TEST_CASE(sqlite_urls) {
 
 BOOST_AUTO_TEST_CASE(sqlite_open_and_empty_database) {
   std::string dir = make_temp_dir();
-  std::string url = "sqlite3://" + dir + "/meta.db";   // default sync=full
+  std::string url = "sqlite3://" + dir + "/meta.db";   // default sync=normal
   BOOST_TEST(open_meta(url, false).err() == ENOENT);
   BOOST_TEST(open_meta("sqlite3://" + dir + "/no/such/dir/meta.db", true).err() == ENOENT);
   auto m = MetaFixture::open_or_fail(url, true);
@@ -40,6 +41,10 @@ BOOST_AUTO_TEST_CASE(sqlite_open_and_empty_database) {
   BOOST_TEST(s.msg().find("format") != std::string::npos);
   MetaFixture::format_or_fail(*m);
   BOOST_TEST(m->load_settings().ok());
+  // With sync=normal the commits sit in the WAL until sync() fsyncs it.
+  BOOST_TEST(std::filesystem::exists(dir + "/meta.db-wal"));
+  Status synced = m->sync();
+  BOOST_TEST(synced.ok(), synced.msg);
   m.reset();
   auto again = MetaFixture::open_or_fail(url, false);   // now it exists
   BOOST_TEST(again->load_settings().ok());

@@ -13,8 +13,9 @@
 namespace s3l::cmd {
 
 int run_fsck(const config::FsckOptions& o) {
-  auto v = open_volume(absolute_meta_url(o.meta_url));
-  if (!v.ok()) return fail("fsck", v.msg());
+  int code = kExitRuntime;
+  auto v = open_volume(absolute_meta_url(o.meta_url), o.s3, &code);
+  if (!v.ok()) return fail("fsck", v.msg(), code);
   Volume& vol = v.value;
 
   auto problems = vol.meta->check_consistency();

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
     std::cerr << "s3layerfs-daemon: " << inv.msg() << " (see --help)" << std::endl;
     return cmd::kExitUsage;
   }
+  cmd::hide_secrets_in_argv(argc, argv);  // parsed: ps need not show them any longer
   if (inv->version) {
     std::cout << "s3layerfs-daemon " << S3L_VERSION << std::endl;
     return cmd::kExitOk;

@@ -57,8 +57,9 @@ void log_to_syslog(spdlog::level::level_enum level) {
 // Everything that runs once mounted (and, without --foreground, detached).
 int serve(const config::MountOptions& o, const std::string& meta_url, const std::string& mnt,
           const std::string& cache_dir, fuse::Session& fs) {
-  auto v = open_volume(meta_url);  // a fresh connection: never share one across fork
-  if (!v.ok()) return fail("mount", v.msg());
+  int code = kExitRuntime;
+  auto v = open_volume(meta_url, o.s3, &code);  // a fresh connection: never share one across fork
+  if (!v.ok()) return fail("mount", v.msg(), code);
   auto& meta = v->meta;
   meta::SessionInfo si;
   si.host = hostname();
@@ -124,8 +125,9 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
 int run_mount(const config::MountOptions& o) {
   std::string meta_url = absolute_meta_url(o.meta_url);
   // Check the volume before touching the mountpoint: nothing happens on bad input.
-  auto v = open_volume(meta_url);
-  if (!v.ok()) return fail("mount", v.msg());
+  int code = kExitRuntime;
+  auto v = open_volume(meta_url, o.s3, &code);  // credentials checked here, before mounting
+  if (!v.ok()) return fail("mount", v.msg(), code);
 
   if (o.buffer_size < 2 * v->settings.block_size)
     return fail("mount", "--buffer-size " + std::to_string(o.buffer_size) +

@@ -104,6 +104,73 @@ OptionSpec flag_opt(std::string name, char short_name, std::string help, bool* t
   return o;
 }
 
+// An option whose "not given" matters (mount/fsck then use the volume settings).
+OptionSpec opt_string(std::string name, std::string value_name, std::string help, std::optional<std::string>* target,
+                      std::function<Result<std::string>(const std::string&)> normalize, std::string shown) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.value_name = std::move(value_name);
+  o.help = std::move(help);
+  o.set = [target, normalize](const std::string& v) -> Status {
+    auto r = normalize(v);
+    if (!r.ok()) return r.status;
+    *target = *r;
+    return Status::Ok();
+  };
+  o.show = [shown] { return shown; };   // never the value: it may be a secret
+  return o;
+}
+
+OptionSpec opt_flag(std::string name, std::string help, std::optional<bool>* target, bool invert, std::string shown) {
+  OptionSpec o;
+  o.name = std::move(name);
+  o.is_flag = true;
+  o.help = std::move(help);
+  o.set = [target, invert](const std::string& v) -> Status {
+    auto r = parse_bool(v);
+    if (!r.ok()) return r.status;
+    *target = *r != invert;
+    return Status::Ok();
+  };
+  o.show = [shown] { return shown; };
+  return o;
+}
+
+Result<std::string> plain_text(const std::string& v) {
+  for (char c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return Status::Error(EINVAL, "contains a control character");
+  return v;
+}
+
+// The S3 options; `stored` is true for mount/fsck, whose defaults are what the volume holds.
+void add_s3_options(std::vector<OptionSpec>& v, S3Flags& f, bool stored) {
+  auto dflt = [stored](const std::string& format_default) {
+    return stored ? "as formatted, else " + format_default : format_default;
+  };
+  v.push_back(opt_string("endpoint", "URL", "S3 endpoint http(s)://HOST[:PORT] for s3://BUCKET storage", &f.endpoint,
+                         normalize_endpoint, stored ? "as formatted" : "https://s3.<region>.amazonaws.com"));
+  v.push_back(opt_string("region", "NAME", "S3 region used in signatures", &f.region,
+                         [](const std::string& r) -> Result<std::string> {
+                           auto st = check_region(r);
+                           if (!st.ok()) return st;
+                           return r;
+                         },
+                         dflt("us-east-1")));
+  v.push_back(opt_string("access-key", "ID", "S3 access key id", &f.access_key, plain_text,
+                         stored ? "stored secret, else $AWS_ACCESS_KEY_ID" : "$AWS_ACCESS_KEY_ID"));
+  v.push_back(opt_string("secret-key", "KEY",
+                         "S3 secret key; visible to `ps` on the command line: prefer the environment or the "
+                         "config file",
+                         &f.secret_key, plain_text,
+                         stored ? "stored secret, else $AWS_SECRET_ACCESS_KEY" : "$AWS_SECRET_ACCESS_KEY"));
+  v.push_back(opt_flag("virtual-hosted", "S3 requests to BUCKET.HOST/KEY instead of HOST/BUCKET/KEY",
+                       &f.virtual_hosted, false, dflt("false (path-style)")));
+  v.push_back(opt_flag("no-verify-tls", "do NOT verify the server's TLS certificate (insecure; warns loudly)",
+                       &f.verify_tls, true, dflt("false")));
+  v.push_back(opt_string("ca-file", "FILE", "PEM bundle of CAs trusted for https://", &f.ca_file,
+                         normalize_local_path, dflt("$AWS_CA_BUNDLE or the system's")));
+}
+
 const char* const kMetaUrlHelp = "metadata database: sqlite3://PATH (e.g. sqlite3:///var/lib/s3l/meta.db)";
 
 }  // namespace
@@ -160,11 +227,18 @@ CommandSpec command_spec(Command c, Invocation& inv) {
                                        if (!st.ok()) return st;
                                        return v;
                                      }));
-      s.options.push_back(string_opt("storage", "URL", "object store: file:///ABS/DIR (required)", &o.storage,
-                                     normalize_storage_url));
+      s.options.push_back(string_opt("storage", "URL",
+                                     "object store: file:///ABS/DIR, http(s)://HOST[:PORT]/BUCKET or s3://BUCKET "
+                                     "(required)",
+                                     &o.storage, normalize_storage_url));
       s.options.push_back(size_opt("block-size", "size of data blocks: a power of two from 64K to 64M",
                                    &o.block_size, kMinBlockSize, kMaxBlockSize, true));
       s.options.push_back(flag_opt("force", 0, "overwrite the settings of an existing volume", &o.force));
+      add_s3_options(s.options, o.s3, false);
+      s.options.push_back(flag_opt("store-secret-in-meta", 0,
+                                   "keep the S3 access and secret key in the volume settings, so that mount "
+                                   "needs none (anyone who can read the metadata can read them)",
+                                   &o.store_secret_in_meta));
       break;
     }
     case Command::mount: {
@@ -207,6 +281,7 @@ CommandSpec command_spec(Command c, Invocation& inv) {
                                    "do not let the kernel check permission bits", &o.default_permissions, true));
       s.options.push_back(uint_opt("readahead", "blocks read ahead of a sequential reader: 0 to 64",
                                    &o.readahead_blocks, 0, kMaxReadahead));
+      add_s3_options(s.options, o.s3, true);
       break;
     }
     case Command::fsck: {
@@ -219,6 +294,7 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       s.positionals = {"meta-url"};
       s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
       s.options.push_back(flag_opt("check-data", 0, "also read every block and verify its checksum", &o.check_data));
+      add_s3_options(s.options, o.s3, true);
       break;
     }
     default:

@@ -3,6 +3,7 @@
 // which overrides the file.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,13 +16,32 @@ struct CommonOptions {
   std::string config_file;              // --config FILE (empty = none)
 };
 
+// How to reach an S3 store (http(s)://HOST/BUCKET or s3://BUCKET storage).
+// Unset means: for format the default noted here, for mount and fsck what
+// format stored in the volume settings. Credentials: the flags (or config
+// file), else the volume settings (format --store-secret-in-meta), else
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (docs/storage.md).
+struct S3Flags {
+  std::optional<std::string> endpoint;    // --endpoint URL: http(s)://host[:port], for s3://BUCKET
+  std::optional<std::string> region;      // --region NAME (default us-east-1)
+  std::optional<std::string> access_key;  // --access-key ID
+  std::optional<std::string> secret_key;  // --secret-key KEY (visible in ps: prefer env or file)
+  std::optional<bool> virtual_hosted;     // --virtual-hosted (default path-style)
+  std::optional<bool> verify_tls;         // --no-verify-tls sets false (default true)
+  std::optional<std::string> ca_file;     // --ca-file PEM (default $AWS_CA_BUNDLE, else the system's)
+  // The options given, as "--region, --endpoint" (credentials included), for messages.
+  std::string given() const;
+};
+
 struct FormatOptions {
   CommonOptions common;
   std::string meta_url;                 // positional 1
   std::string name;                     // positional 2
-  std::string storage;                  // --storage URL (file:///dir, later http(s)://, s3://)
+  std::string storage;                  // --storage URL: file:///DIR, http(s)://HOST[:PORT]/BUCKET, s3://BUCKET
   uint64_t block_size = 4ull << 20;     // --block-size 4M (64K..64M, power of two)
   bool force = false;                   // --force
+  S3Flags s3;
+  bool store_secret_in_meta = false;    // --store-secret-in-meta: keep the credentials in the settings
 };
 
 struct MountOptions {
@@ -39,12 +59,14 @@ struct MountOptions {
   bool allow_other = false;             // --allow-other
   bool default_permissions = true;      // --no-default-permissions turns kernel checks off
   uint32_t readahead_blocks = 2;        // --readahead N blocks beyond the one being read
+  S3Flags s3;                           // override what the volume settings hold
 };
 
 struct FsckOptions {
   CommonOptions common;
   std::string meta_url;                 // positional 1
   bool check_data = false;              // --check-data: read every block and verify checksums
+  S3Flags s3;                           // override what the volume settings hold
 };
 
 // Bounds enforced by the parser (docs/configuration.md explains each choice).

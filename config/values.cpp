@@ -177,9 +177,55 @@ Result<std::string> normalize_storage_url(const std::string& s) {
   }
   if (scheme == "http" || scheme == "https" || scheme == "s3") {
     if (rest.empty() || rest[0] == '/') return Status(invalid("bad storage URL " + quote(s) + ": no host or bucket" + expect));
-    return s;
+    if (rest.find('@') != std::string::npos)
+      return Status(invalid("storage URL " + quote(s) +
+                            " must not contain credentials (use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the"
+                            " config file or --access-key/--secret-key)"));
+    while (rest.size() > 1 && rest.back() == '/') rest.pop_back();
+    std::string host, bucket = rest;
+    if (scheme != "s3") {
+      auto slash = rest.find('/');
+      if (slash == std::string::npos)
+        return Status(invalid("storage URL " + quote(s) + " names no bucket: " + scheme + "://HOST[:PORT]/BUCKET"));
+      host = rest.substr(0, slash);
+      bucket = rest.substr(slash + 1);
+    }
+    if (bucket.find('/') != std::string::npos)
+      return Status(invalid("storage URL " + quote(s) +
+                            ": a bucket only, no key prefix (the volume name already prefixes every key)"));
+    if (Status b = check_bucket_name(bucket); !b.ok()) return Status(invalid("storage URL " + quote(s) + ": " + b.msg));
+    return scheme + "://" + (host.empty() ? "" : host + "/") + bucket;
   }
   return Status(invalid("unsupported storage URL scheme " + quote(scheme + "://") + expect));
+}
+
+Status check_bucket_name(const std::string& s) {
+  bool ok = !s.empty() && s.size() <= 255;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') ok = false;
+  if (ok) return Status::Ok();
+  return invalid("bad bucket name " + quote(s) + " (expected letters, digits, '.', '_' or '-')");
+}
+
+Result<std::string> normalize_endpoint(const std::string& s) {
+  std::string e = s;
+  while (!e.empty() && e.back() == '/') e.pop_back();
+  auto sep = e.find("://");
+  std::string scheme = sep == std::string::npos ? "" : e.substr(0, sep);
+  std::string host = sep == std::string::npos ? "" : e.substr(sep + 3);
+  if ((scheme != "http" && scheme != "https") || host.empty() || host.find('/') != std::string::npos)
+    return Status(invalid("bad endpoint " + quote(s) + " (expected http(s)://HOST[:PORT], e.g. http://127.0.0.1:9000)"));
+  if (host.find('@') != std::string::npos)
+    return Status(invalid("endpoint " + quote(s) + " must not contain credentials"));
+  return e;
+}
+
+Status check_region(const std::string& s) {
+  bool ok = !s.empty() && s.size() <= 64;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') ok = false;
+  if (ok) return Status::Ok();
+  return invalid("bad region " + quote(s) + " (expected letters, digits, '-' or '_', e.g. us-east-1)");
 }
 
 Status check_volume_name(const std::string& s) {
@@ -189,6 +235,25 @@ Status check_volume_name(const std::string& s) {
   if (ok) return Status::Ok();
   return invalid("bad volume name " + quote(s) +
                  " (expected 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit)");
+}
+
+}  // namespace s3l::config
+
+namespace s3l::config {
+
+std::string S3Flags::given() const {
+  std::string out;
+  auto add = [&out](bool set, const char* name) {
+    if (set) out += std::string(out.empty() ? "" : ", ") + "--" + name;
+  };
+  add(endpoint.has_value(), "endpoint");
+  add(region.has_value(), "region");
+  add(access_key.has_value(), "access-key");
+  add(secret_key.has_value(), "secret-key");
+  add(virtual_hosted.has_value(), "virtual-hosted");
+  add(verify_tls.has_value(), "no-verify-tls");
+  add(ca_file.has_value(), "ca-file");
+  return out;
 }
 
 }  // namespace s3l::config

@@ -29,8 +29,18 @@ Status check_log_level(const std::string& s);
 // postgresql:// (accepted here, the meta layer decides whether it supports it).
 Result<std::string> normalize_meta_url(const std::string& s);
 
-// Storage URL: file:///ABS/DIR, http://, https://, s3://.
+// Storage URL: file:///ABS/DIR, http(s)://HOST[:PORT]/BUCKET, s3://BUCKET (one
+// bucket, no key prefix, no credentials; a trailing '/' is removed).
 Result<std::string> normalize_storage_url(const std::string& s);
+
+// S3 bucket: letters, digits, '.', '_' or '-' (the servers check the finer rules).
+Status check_bucket_name(const std::string& s);
+
+// S3 endpoint for s3://BUCKET: http(s)://HOST[:PORT], trailing '/' removed.
+Result<std::string> normalize_endpoint(const std::string& s);
+
+// S3 region: letters, digits, '-' or '_' ("us-east-1").
+Status check_region(const std::string& s);
 
 // A local path (mountpoint, cache dir), made absolute against the current directory.
 Result<std::string> normalize_local_path(const std::string& s);

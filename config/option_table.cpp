@@ -145,7 +145,7 @@ Result<std::string> plain_text(const std::string& v) {
 // The S3 options; `stored` is true for mount/fsck, whose defaults are what the volume holds.
 void add_s3_options(std::vector<OptionSpec>& v, S3Flags& f, bool stored) {
   auto dflt = [stored](const std::string& format_default) {
-    return stored ? "as formatted, else " + format_default : format_default;
+    return stored ? std::string("as formatted") : format_default;
   };
   v.push_back(opt_string("endpoint", "URL", "S3 endpoint http(s)://HOST[:PORT] for s3://BUCKET storage", &f.endpoint,
                          normalize_endpoint, stored ? "as formatted" : "https://s3.<region>.amazonaws.com"));
@@ -157,12 +157,13 @@ void add_s3_options(std::vector<OptionSpec>& v, S3Flags& f, bool stored) {
                          },
                          dflt("us-east-1")));
   v.push_back(opt_string("access-key", "ID", "S3 access key id", &f.access_key, plain_text,
-                         stored ? "stored secret, else $AWS_ACCESS_KEY_ID" : "$AWS_ACCESS_KEY_ID"));
+                         stored ? "as stored by format --store-secret-in-meta, else $AWS_ACCESS_KEY_ID" : "$AWS_ACCESS_KEY_ID"));
   v.push_back(opt_string("secret-key", "KEY",
                          "S3 secret key; visible to `ps` on the command line: prefer the environment or the "
                          "config file",
                          &f.secret_key, plain_text,
-                         stored ? "stored secret, else $AWS_SECRET_ACCESS_KEY" : "$AWS_SECRET_ACCESS_KEY"));
+                         stored ? "as stored by format --store-secret-in-meta, else $AWS_SECRET_ACCESS_KEY"
+                                : "$AWS_SECRET_ACCESS_KEY"));
   v.push_back(opt_flag("virtual-hosted", "S3 requests to BUCKET.HOST/KEY instead of HOST/BUCKET/KEY",
                        &f.virtual_hosted, false, dflt("false (path-style)")));
   v.push_back(opt_flag("no-verify-tls", "do NOT verify the server's TLS certificate (insecure; warns loudly)",

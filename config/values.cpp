@@ -178,9 +178,8 @@ Result<std::string> normalize_storage_url(const std::string& s) {
   if (scheme == "http" || scheme == "https" || scheme == "s3") {
     if (rest.empty() || rest[0] == '/') return Status(invalid("bad storage URL " + quote(s) + ": no host or bucket" + expect));
     if (rest.find('@') != std::string::npos)
-      return Status(invalid("storage URL " + quote(s) +
-                            " must not contain credentials (use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the"
-                            " config file or --access-key/--secret-key)"));
+      return Status(invalid("a storage URL must not contain credentials (use AWS_ACCESS_KEY_ID and "
+                            "AWS_SECRET_ACCESS_KEY, the config file or --access-key/--secret-key)"));
     while (rest.size() > 1 && rest.back() == '/') rest.pop_back();
     std::string host, bucket = rest;
     if (scheme != "s3") {
@@ -213,10 +212,10 @@ Result<std::string> normalize_endpoint(const std::string& s) {
   auto sep = e.find("://");
   std::string scheme = sep == std::string::npos ? "" : e.substr(0, sep);
   std::string host = sep == std::string::npos ? "" : e.substr(sep + 3);
+  if (e.find('@') != std::string::npos)
+    return Status(invalid("an endpoint must not contain credentials (use --access-key/--secret-key or the environment)"));
   if ((scheme != "http" && scheme != "https") || host.empty() || host.find('/') != std::string::npos)
     return Status(invalid("bad endpoint " + quote(s) + " (expected http(s)://HOST[:PORT], e.g. http://127.0.0.1:9000)"));
-  if (host.find('@') != std::string::npos)
-    return Status(invalid("endpoint " + quote(s) + " must not contain credentials"));
   return e;
 }
 

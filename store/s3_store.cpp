@@ -335,7 +335,7 @@ class S3Store final : public ObjectStore {
     else if (r.status == 501 || code == "NotImplemented") err = ENOTSUP;
 
     std::string msg = "S3 " + op.method + " " + (op.has_key ? where(op.key) : describe()) +
-                      ": HTTP " + std::to_string(r.status) + " " + code;
+                      ": HTTP " + std::to_string(r.status) + (e.code.empty() ? "" : " " + code);
     if (!e.message.empty()) msg += ": " + e.message;
     if (r.body.empty() && op.method == "HEAD")
       msg += r.status == 404 ? ": no such object" : " (HEAD answers carry no error details)";

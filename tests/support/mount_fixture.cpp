@@ -17,6 +17,7 @@
 
 #include "tests/support/fs_util.hpp"
 #include "tests/support/mounts.hpp"
+#include "tests/support/s3_server.hpp"
 
 namespace s3l::test {
 namespace {
@@ -111,10 +112,12 @@ MountFixture::MountFixture(FixtureOptions opts) : opts_(std::move(opts)) {
   custom_meta_ = !meta_url_.empty();
   if (!custom_meta_) meta_url_ = "sqlite3://" + root_ + "/meta.db";
   storage_ = env("S3L_TEST_STORAGE");
-  if (storage_.empty()) storage_ = "file://" + root_ + "/objects";
+  custom_storage_ = !storage_.empty() && !is_s3_auto(storage_);
   for (auto& a : split_spaces(env("S3L_TEST_MOUNT_ARGS"))) opts_.mount_args.push_back(a);
 
   try {
+    if (storage_.empty()) storage_ = "file://" + root_ + "/objects";
+    else if (is_s3_auto(storage_)) storage_ = auto_s3_bucket_url();
     format();
     mount();
   } catch (...) {
@@ -139,6 +142,20 @@ std::vector<std::string> MountFixture::object_files() const {
   return out;
 }
 
+std::unique_ptr<store::ObjectStore> MountFixture::open_store() const {
+  auto st = store::open_store(storage_, false);
+  if (!st.ok()) throw std::runtime_error("opening the store " + storage_ + ": " + st.msg());
+  return std::move(st.value);
+}
+
+std::vector<std::string> MountFixture::object_keys() const {
+  auto listed = open_store()->list("");
+  if (!listed.ok()) throw std::runtime_error("listing the store " + storage_ + ": " + listed.msg());
+  std::vector<std::string> out;
+  for (const auto& o : *listed) out.push_back(o.key);
+  return out;
+}
+
 RunResult MountFixture::run_cli(const std::vector<std::string>& args, milliseconds timeout) const {
   std::vector<std::string> argv{daemon_path()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -153,7 +170,7 @@ RunResult MountFixture::fsck(const std::vector<std::string>& extra) const {
 
 void MountFixture::format() {
   std::vector<std::string> args{"format", meta_url_, "s3ltest", "--storage", storage_};
-  if (custom_meta_) args.push_back("--force");
+  if (custom_meta_ || custom_storage_) args.push_back("--force");   // shared with earlier fixtures
   args.insert(args.end(), opts_.format_args.begin(), opts_.format_args.end());
   RunResult r = run_cli(args, milliseconds(60000));
   if (r.code() != 0) {
@@ -231,8 +248,28 @@ void MountFixture::unmount() {
   if (mounted()) throw std::runtime_error("unmount: " + mnt_ + " is still mounted after the daemon exited");
 }
 
+// The daemon logs at warn level by default: anything it wrote besides the
+// fixture's markers and its "mounted on" line is worth seeing in a test log,
+// which outlives the temp dir.
+std::string notable_lines(const std::string& log, size_t max_lines = 40) {
+  std::istringstream in(log);
+  std::vector<std::string> keep;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("=== s3l-test:", 0) == 0 || line.find(" mounted on ") != std::string::npos) continue;
+    keep.push_back(line);
+  }
+  std::string out;
+  if (keep.size() > max_lines) out = "... (" + std::to_string(keep.size() - max_lines) + " earlier lines)\n";
+  for (size_t i = keep.size() > max_lines ? keep.size() - max_lines : 0; i < keep.size(); ++i) out += keep[i] + "\n";
+  return out;
+}
+
 void MountFixture::teardown() noexcept {
   try {
+    if (std::string notable = notable_lines(daemon_log()); !notable.empty()) {
+      std::cerr << "s3l-test: the daemon of " << root_ << " logged:\n" << notable;
+    }
     std::string log;
     if (mounted()) {
       RunResult r = run({"fusermount3", "-u", mnt_}, milliseconds(10000));

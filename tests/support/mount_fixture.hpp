@@ -7,7 +7,11 @@
 // Environment (so the same suite runs on other backends later):
 //   S3L_TEST_META_URL   metadata URL instead of sqlite3://<tmp>/meta.db
 //                       (the volume is then formatted with --force)
-//   S3L_TEST_STORAGE    storage URL instead of file://<tmp>/objects
+//   S3L_TEST_STORAGE    storage URL instead of file://<tmp>/objects (the
+//                       volume is then formatted with --force); "s3-auto"
+//                       starts one S3 server for the test process
+//                       (tests/support/s3_server.hpp) and gives every
+//                       fixture a bucket of its own
 //   S3L_TEST_MOUNT_ARGS extra mount options, split on spaces
 //   S3L_TEST_LOG_LEVEL  the daemon's --log-level (default warn)
 //   S3L_TEST_DAEMON     another s3layerfs-daemon binary
@@ -21,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "store/object_store.hpp"
 #include "tests/support/process.hpp"
 
 namespace s3l::test {
@@ -50,6 +55,12 @@ class MountFixture {
   std::string objects_dir() const;
   // Regular files under objects_dir(), relative paths, sorted.
   std::vector<std::string> object_files() const;
+  // The fixture's object store, opened like the daemon opens it (S3
+  // credentials from the environment), for inspecting or damaging objects
+  // whatever the backend. Throws std::runtime_error if it cannot be opened.
+  std::unique_ptr<store::ObjectStore> open_store() const;
+  // Every object key in the store, sorted.
+  std::vector<std::string> object_keys() const;
   static std::string daemon_path();
 
   // Starts `mount --foreground` and waits until the mount is in
@@ -78,6 +89,7 @@ class MountFixture {
   FixtureOptions opts_;
   std::string root_, mnt_, meta_url_, storage_;
   bool custom_meta_ = false;
+  bool custom_storage_ = false;
   std::unique_ptr<Child> daemon_;
   std::string daemon_log_path_;
   int mounts_ = 0;

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -144,6 +145,31 @@ store::StoreOptions S3Server::options() const {
   o.connect_timeout_ms = 2000;
   o.retry_budget_ms = 20000;
   return o;
+}
+
+S3Server& auto_s3_server() {
+  static std::unique_ptr<S3Server> server;
+  static std::string error;
+  if (server) return *server;
+  if (!error.empty()) throw std::runtime_error("(S3L_TEST_STORAGE=s3-auto server unavailable) " + error);
+  try {
+    server = std::make_unique<S3Server>("s3l-auto-0");
+  } catch (const std::exception& e) {
+    error = e.what();
+    throw;
+  }
+  ::setenv("AWS_ACCESS_KEY_ID", S3Server::kAccessKey, 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", S3Server::kSecretKey, 1);
+  ::unsetenv("AWS_SESSION_TOKEN");
+  // Hooks run newest first: mounts made after this (and their daemons, which
+  // commit to the server on unmount) are gone before it stops.
+  add_cleanup_hook([] { server.reset(); });
+  return *server;
+}
+
+std::string auto_s3_bucket_url() {
+  static std::atomic<int> n{0};
+  return auto_s3_server().url("s3l-auto-" + std::to_string(++n));
 }
 
 }  // namespace s3l::test

@@ -56,6 +56,18 @@ class S3Server {
   std::unique_ptr<Child> child_;
 };
 
+// S3L_TEST_STORAGE=s3-auto: one server per test process, started on first use
+// and stopped at cleanup (tests/support/process.hpp). It also sets
+// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY to its credentials in this
+// process, so the daemons the tests start inherit them (as a user would pass
+// them). Throws like the S3Server constructor.
+S3Server& auto_s3_server();
+// A new bucket name on that server for each call ("s3l-auto-1", ...): every
+// fixture gets a store of its own, as format requires.
+std::string auto_s3_bucket_url();
+// True if `storage` is the value that asks for the auto server.
+inline bool is_s3_auto(const std::string& storage) { return storage == "s3-auto"; }
+
 // Picks a TCP port that is free on 127.0.0.1 right now.
 uint16_t free_tcp_port();
 // True if something accepts TCP connections on 127.0.0.1:port.

@@ -311,6 +311,26 @@ inline void conf_replace(store::ObjectStore& st, const std::string& base,
   BOOST_TEST(st.remove(k).ok());
 }
 
+// list_top_dirs: the first components of keys with a '/', each once, sorted;
+// a key without '/' is no directory. `tag` must be unique to the caller: the
+// check looks at the whole store, where other tests keep keys too.
+inline void conf_top_dirs(store::ObjectStore& st, const std::string& tag) {
+  const std::vector<std::string> keys = {tag + "-b/x", tag + "-a/y/z", tag + "-a/w", tag + "-c"};
+  for (const auto& k : keys) BOOST_TEST_REQUIRE(st.put(k, "d", 1).ok());
+  auto dirs = st.list_top_dirs();
+  BOOST_TEST_REQUIRE(dirs.ok(), dirs.msg());
+  BOOST_TEST(std::is_sorted(dirs->begin(), dirs->end()));
+  BOOST_TEST((std::adjacent_find(dirs->begin(), dirs->end()) == dirs->end()));   // no duplicates
+  std::vector<std::string> mine;
+  for (const auto& d : *dirs)
+    if (d.rfind(tag + "-", 0) == 0) mine.push_back(d);
+  BOOST_TEST((mine == std::vector<std::string>{tag + "-a", tag + "-b"}));
+  BOOST_TEST(st.remove_many(keys).ok());
+  dirs = st.list_top_dirs();
+  BOOST_TEST_REQUIRE(dirs.ok(), dirs.msg());
+  for (const auto& d : *dirs) BOOST_TEST(d.rfind(tag + "-", 0) != 0, d);
+}
+
 inline void conf_describe(store::ObjectStore& st) {
   BOOST_TEST(!st.describe().empty());
 }

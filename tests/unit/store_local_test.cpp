@@ -64,6 +64,7 @@ BOOST_FIXTURE_TEST_CASE(conformance_remove, Fixture) { test::conf_remove(*st, "t
 BOOST_FIXTURE_TEST_CASE(conformance_list_many, Fixture) { test::conf_list_many(*st, "t/"); }
 BOOST_FIXTURE_TEST_CASE(conformance_odd_keys, Fixture) { test::conf_odd_keys(*st, "t/"); }
 BOOST_FIXTURE_TEST_CASE(conformance_replace, Fixture) { test::conf_replace(*st, "t/"); }
+BOOST_FIXTURE_TEST_CASE(conformance_top_dirs, Fixture) { test::conf_top_dirs(*st, "topdirs"); }
 BOOST_FIXTURE_TEST_CASE(conformance_all_at_top_level, Fixture) {
   test::run_store_conformance(*st, "");
 }

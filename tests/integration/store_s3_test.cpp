@@ -1,12 +1,9 @@
 // The S3 backend against a real server (s3rver 5.0.0, which checks SigV4
-// signatures) on 127.0.0.1, plus a tiny in-test fault proxy for 503s.
+// signatures) on 127.0.0.1, plus the fault proxy (tests/support/fault_proxy.hpp)
+// for 503s and stalls.
 #define BOOST_TEST_MODULE store_s3
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +12,7 @@
 #include <thread>
 
 #include "store/s3_store.hpp"
+#include "tests/support/fault_proxy.hpp"
 #include "tests/support/s3_server.hpp"
 #include "tests/support/store_conformance.hpp"
 
@@ -50,153 +48,7 @@ std::unique_ptr<ObjectStore> the_store() {
   return open_ok(server().url(), false, server().options());
 }
 
-// ---- a tiny HTTP fault proxy ----------------------------------------------------
-// Answers requests with an injected error while fail_next > 0; otherwise
-// relays them to the upstream server (signatures stay valid: the Host header
-// is the proxy's, as signed by the client). To see every request, it asks the
-// upstream to close after each response ("Connection: close" is not signed),
-// so each request comes on a new connection; with keep_alive the connection
-// is relayed byte for byte instead, for the connection-reuse test.
-class FaultProxy {
- public:
-  bool keep_alive = false;
-  std::atomic<int> hang_next{0};   // read the request, then say nothing for 4 s
-  std::atomic<int> fail_next{0};
-  int fail_status = 503;
-  std::string fail_code = "SlowDown";
-  std::atomic<int> failed{0}, hung{0}, connections{0};
-
-  explicit FaultProxy(uint16_t upstream) : upstream_(upstream) {
-    lfd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    ::setsockopt(lfd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    BOOST_TEST_REQUIRE(::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    BOOST_TEST_REQUIRE(::listen(lfd_, 64) == 0);
-    ::getsockname(lfd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~FaultProxy() {
-    stop_ = true;
-    ::shutdown(lfd_, SHUT_RDWR);
-    ::close(lfd_);
-    acceptor_.join();
-    for (auto& t : workers_) t.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/s3l-test"; }
-
- private:
-  void accept_loop() {
-    while (!stop_) {
-      int c = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) {
-        if (stop_) return;
-        continue;
-      }
-      ++connections;
-      workers_.emplace_back([this, c] { serve(c); });
-    }
-  }
-
-  static bool read_request(int fd, std::string& buf) {
-    char tmp[65536];
-    size_t head_end;
-    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
-      ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-      if (n <= 0) return false;
-      buf.append(tmp, n);
-    }
-    size_t want = 0;
-    std::string head = buf.substr(0, head_end);
-    for (char& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    size_t cl = head.find("content-length:");
-    if (cl != std::string::npos) want = std::strtoull(head.c_str() + cl + 15, nullptr, 10);
-    while (buf.size() < head_end + 4 + want) {
-      ssize_t n = ::recv(fd, tmp, sizeof tmp, 0);
-      if (n <= 0) return false;
-      buf.append(tmp, n);
-    }
-    return true;
-  }
-
-  static void send_all(int fd, const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      off += n;
-    }
-  }
-
-  void serve(int c) {
-    std::string req;
-    if (!read_request(c, req)) {
-      ::close(c);
-      return;
-    }
-    int hang = hang_next.load();
-    while (hang > 0 && !hang_next.compare_exchange_weak(hang, hang - 1)) {
-    }
-    if (hang > 0) {
-      ++hung;
-      for (int i = 0; i < 40 && !stop_; ++i) std::this_thread::sleep_for(100ms);
-      ::close(c);
-      return;
-    }
-    int left = fail_next.load();
-    while (left > 0 && !fail_next.compare_exchange_weak(left, left - 1)) {
-    }
-    if (left > 0) {
-      ++failed;
-      std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + fail_code +
-                         "</Code><Message>injected fault</Message><RequestId>FAULT" +
-                         std::to_string(failed.load()) + "</RequestId></Error>";
-      send_all(c, "HTTP/1.1 " + std::to_string(fail_status) + " Fault\r\nContent-Type: "
-                  "application/xml\r\nContent-Length: " + std::to_string(body.size()) +
-                  "\r\nConnection: close\r\n\r\n" + body);
-      ::close(c);
-      return;
-    }
-    int u = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(upstream_);
-    if (::connect(u, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-      ::close(u);
-      ::close(c);
-      return;
-    }
-    if (!keep_alive) req.insert(req.find("\r\n") + 2, "Connection: close\r\n");
-    send_all(u, req);
-    char buf[65536];
-    pollfd p[2] = {{c, POLLIN, 0}, {u, POLLIN, 0}};
-    while (!stop_) {
-      if (::poll(p, 2, 200) < 0) break;
-      bool done = false;
-      for (int i = 0; i < 2 && !done; ++i) {
-        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        ssize_t n = ::recv(p[i].fd, buf, sizeof buf, 0);
-        if (n <= 0) done = true;
-        else send_all(p[1 - i].fd, std::string(buf, n));
-      }
-      if (done) break;
-    }
-    ::close(u);
-    ::close(c);
-  }
-
-  uint16_t upstream_;
-  uint16_t port_ = 0;
-  int lfd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::vector<std::thread> workers_;
-};
+using test::FaultProxy;
 
 struct EnvGuard {   // sets/unsets an environment variable for one test
   std::string name, old;
@@ -227,6 +79,7 @@ BOOST_AUTO_TEST_CASE(conformance_remove) { test::conf_remove(*the_store(), "c4/"
 // s3rver 5.0.0 bugs, see StoreQuirks. The XML-escaping paths they hide are
 // covered by store_xml_test against AWS-style bodies.
 const test::StoreQuirks kS3rverQuirks{true, true, true};
+BOOST_AUTO_TEST_CASE(conformance_top_dirs) { test::conf_top_dirs(*the_store(), "topdirs"); }
 BOOST_AUTO_TEST_CASE(conformance_list_many) {
   test::conf_list_many(*the_store(), "c5/", kS3rverQuirks);
 }

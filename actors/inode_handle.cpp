@@ -61,10 +61,24 @@ struct handle_state {
   uint64_t last_read_end = UINT64_MAX;
   std::set<std::string> prefetched;     // keys already asked for (bounded)
   bool tick_armed = false;
+  // Requests still being answered. A handle closed by the last release keeps
+  // running until this is 0: a caller that picked it up just before the close
+  // must get its answer (an exiting actor drops promises it already took).
+  std::shared_ptr<int> busy = std::make_shared<int>(0);
   static inline const char* name = "inode_handle";
 };
 
 using self_ptr = caf::stateful_actor<handle_state>*;
+
+// Counts one request in handle_state::busy for as long as it lives; kept in
+// the callbacks that eventually answer it.
+struct Busy {
+  std::shared_ptr<int> n;
+  explicit Busy(std::shared_ptr<int> c) : n(std::move(c)) { ++*n; }
+  ~Busy() { --*n; }
+};
+using BusyPtr = std::shared_ptr<Busy>;
+BusyPtr busy(self_ptr self) { return std::make_shared<Busy>(self->state.busy); }
 
 constexpr auto kIdleCut = std::chrono::seconds(2);
 
@@ -285,6 +299,7 @@ void arm_idle_tick(self_ptr self) {
 // ---- reads ------------------------------------------------------------------
 
 struct ReadOp {
+  BusyPtr busy;
   std::string buf;
   size_t remaining = 0;
   bool failed = false;
@@ -457,6 +472,7 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
         if (off >= st.size || len == 0) return std::string();
         len = std::min(len, st.size - off);
         auto op = std::make_shared<ReadOp>();
+        op->busy = busy(self);
         op->buf.assign(len, '\0');
         op->rp = self->make_response_promise();
         // Snapshot this mount's uncommitted bytes now, oldest first, so the
@@ -488,7 +504,7 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
           return to_caf_result(std::move(s));
         }
         auto rp = self->make_response_promise();
-        st.waiters.push_back(Waiter{st.inflight.rbegin()->first, [rp](Status s) mutable {
+        st.waiters.push_back(Waiter{st.inflight.rbegin()->first, [rp, b = busy(self)](Status s) mutable {
                                       if (s.ok()) rp.deliver(caf::unit);
                                       else rp.deliver(to_caf_error(s));
                                     }});
@@ -509,9 +525,11 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
       },
       [=](fattr_atom) -> caf::result<Attr> {
         auto rp = self->make_response_promise<Attr>();
+        auto b = busy(self);
         self->request(self->state.cfg.meta, kMetaTimeout, getattr_atom::value, self->state.cfg.ino)
             .then(
                 [=](Attr& a) mutable {
+                  (void)b;
                   auto& st = self->state;
                   if (st.inflight.empty()) st.size = a.size;
                   else a.size = std::max(a.size, st.size);
@@ -523,7 +541,9 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
       [=](ftrunc_atom, uint64_t size) -> caf::result<Attr> {
         auto& st = self->state;
         auto rp = self->make_response_promise<Attr>();
+        auto b = busy(self);
         auto truncate = [=](Status flushed) mutable {
+          (void)b;
           if (!flushed.ok()) {
             rp.deliver(to_caf_error(flushed));
             return;
@@ -548,6 +568,12 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
           st.waiters.push_back(Waiter{st.inflight.rbegin()->first, truncate});
         }
         return rp;
+      },
+      [=](close_atom) { self->delayed_send(self, std::chrono::seconds(1), reap_atom::value); },
+      [=](reap_atom) {
+        auto& st = self->state;
+        if (*st.busy == 0 && st.inflight.empty() && st.waiters.empty()) self->quit();
+        else self->delayed_send(self, std::chrono::seconds(1), reap_atom::value);
       },
       [=](reopen_atom, uint64_t meta_size) {
         auto& st = self->state;

@@ -7,6 +7,7 @@
 //   (fattr_atom)               -> meta::Attr         attributes with the buffered size
 //   (ftrunc_atom, size)        -> meta::Attr         flush, then truncate in one transaction
 //   (reopen_atom, meta_size)   -> void               close-to-open: forget cached slice lists
+//   (close_atom)               one-way               last close: exit once nothing is pending
 // Writes collect in slices (one contiguous range inside one chunk). A slice is
 // cut at the chunk end, on memory pressure, when idle, and on flush; a cut
 // slice is split into blocks uploaded concurrently by the upload workers, and

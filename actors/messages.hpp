@@ -48,7 +48,8 @@ using cut_atom = caf::atom_constant<caf::atom("cut")>;
 using fattr_atom = caf::atom_constant<caf::atom("fattr")>;
 using ftrunc_atom = caf::atom_constant<caf::atom("ftrunc")>;
 using reopen_atom = caf::atom_constant<caf::atom("reopen")>;
-using upl_done_atom = caf::atom_constant<caf::atom("upldone")>;
+using close_atom = caf::atom_constant<caf::atom("hclose")>;
+using reap_atom = caf::atom_constant<caf::atom("hreap")>;
 
 // background
 using tick_atom = caf::atom_constant<caf::atom("s3ltick")>;

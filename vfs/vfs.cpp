@@ -246,7 +246,7 @@ Status Vfs::release(uint64_t ino) {
     // the handle goes away.
     Status last = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
     if (s.ok()) s = last;
-    caf::anon_send_exit(done, caf::exit_reason::user_shutdown);
+    caf::anon_send(done, msg::close_atom::value);
     maybe_purge(ino);
   }
   return s;

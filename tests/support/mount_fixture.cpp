@@ -111,8 +111,8 @@ MountFixture::MountFixture(FixtureOptions opts) : opts_(std::move(opts)) {
   meta_url_ = env("S3L_TEST_META_URL");
   custom_meta_ = !meta_url_.empty();
   if (!custom_meta_) meta_url_ = "sqlite3://" + root_ + "/meta.db";
-  storage_ = env("S3L_TEST_STORAGE");
-  custom_storage_ = !storage_.empty() && !is_s3_auto(storage_);
+  storage_ = opts_.storage.empty() ? env("S3L_TEST_STORAGE") : opts_.storage;
+  custom_storage_ = opts_.storage.empty() && !storage_.empty() && !is_s3_auto(storage_);
   for (auto& a : split_spaces(env("S3L_TEST_MOUNT_ARGS"))) opts_.mount_args.push_back(a);
 
   try {

@@ -31,6 +31,7 @@
 namespace s3l::test {
 
 struct FixtureOptions {
+  std::string storage;                           // storage URL; "" = S3L_TEST_STORAGE or file://<tmp>/objects
   std::vector<std::string> format_args;          // appended to `format`
   std::vector<std::string> mount_args = {"--allow-other"};  // appended to `mount`
   milliseconds mount_timeout = milliseconds(20000);

@@ -84,6 +84,23 @@ void remove_stale_temp_dirs(const std::string& base) {
   for (const auto& dir : stale) remove_tree(dir);
 }
 
+// The daemon logs at warn level by default: anything it wrote besides the
+// fixture's markers and its "mounted on" line is worth seeing in a test log,
+// which outlives the temp dir.
+std::string notable_lines(const std::string& log, size_t max_lines = 40) {
+  std::istringstream in(log);
+  std::vector<std::string> keep;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("=== s3l-test:", 0) == 0 || line.find(" mounted on ") != std::string::npos) continue;
+    keep.push_back(line);
+  }
+  std::string out;
+  if (keep.size() > max_lines) out = "... (" + std::to_string(keep.size() - max_lines) + " earlier lines)\n";
+  for (size_t i = keep.size() > max_lines ? keep.size() - max_lines : 0; i < keep.size(); ++i) out += keep[i] + "\n";
+  return out;
+}
+
 }  // namespace
 
 std::string MountFixture::daemon_path() {
@@ -246,23 +263,6 @@ void MountFixture::unmount() {
                              tail_of(daemon_log()));
   }
   if (mounted()) throw std::runtime_error("unmount: " + mnt_ + " is still mounted after the daemon exited");
-}
-
-// The daemon logs at warn level by default: anything it wrote besides the
-// fixture's markers and its "mounted on" line is worth seeing in a test log,
-// which outlives the temp dir.
-std::string notable_lines(const std::string& log, size_t max_lines = 40) {
-  std::istringstream in(log);
-  std::vector<std::string> keep;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("=== s3l-test:", 0) == 0 || line.find(" mounted on ") != std::string::npos) continue;
-    keep.push_back(line);
-  }
-  std::string out;
-  if (keep.size() > max_lines) out = "... (" + std::to_string(keep.size() - max_lines) + " earlier lines)\n";
-  for (size_t i = keep.size() > max_lines ? keep.size() - max_lines : 0; i < keep.size(); ++i) out += keep[i] + "\n";
-  return out;
 }
 
 void MountFixture::teardown() noexcept {

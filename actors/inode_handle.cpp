@@ -53,6 +53,11 @@ struct handle_state {
   HandleConfig cfg;
   uint64_t size = 0;                    // logical size including buffered writes
   std::map<uint64_t, ChunkView> chunks; // committed slice lists, fetched on demand
+  // Bumped by every own commit into a chunk (per chunk) and by every event that
+  // drops all lists (epoch). A slice list fetched across such a change may miss
+  // a slice that is no longer in flight here, so it is not cached.
+  std::map<uint64_t, uint64_t> chunk_gen;
+  uint64_t epoch = 0;
   std::map<uint64_t, WSlice> inflight;  // by seq
   uint64_t next_seq = 1;
   uint64_t open_bytes = 0;              // bytes in open slices
@@ -149,6 +154,7 @@ void commit_slice(self_ptr self, uint64_t seq) {
       .then(
           [=](Attr&) {
             auto& st = self->state;
+            ++st.chunk_gen[rec.chunk];
             auto cit = st.chunks.find(rec.chunk);
             if (cit != st.chunks.end()) {
               cit->second.slices.push_back(rec);  // committed last: it wins
@@ -425,13 +431,17 @@ void start_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op) {
   }
   auto left = std::make_shared<size_t>(missing.size());
   for (uint64_t c : missing) {
+    const uint64_t gen = st.chunk_gen[c], epoch = st.epoch;
     self->request(st.cfg.meta, kMetaTimeout, msg::slices_atom::value, st.cfg.ino, c)
         .then(
             [=](std::vector<Slice>& v) {
               if (op->failed) return;
-              auto& cv = self->state.chunks[c];
-              cv.slices = std::move(v);
-              cv.resolved = false;
+              auto& st = self->state;
+              if (st.chunk_gen[c] == gen && st.epoch == epoch) {
+                auto& cv = st.chunks[c];
+                cv.slices = std::move(v);
+                cv.resolved = false;
+              }  // else: stale, start_read fetches it again
               if (--*left == 0) start_read(self, off, op);
             },
             [=](caf::error& e) {
@@ -554,6 +564,7 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
                   [=](Attr& a) mutable {
                     auto& st = self->state;
                     st.chunks.clear();  // zero slices and dropped slices: reload
+                    ++st.epoch;
                     st.size = st.inflight.empty() ? a.size : std::max(a.size, size);
                     rp.deliver(a);
                   },
@@ -578,6 +589,7 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
       [=](reopen_atom, uint64_t meta_size) {
         auto& st = self->state;
         st.chunks.clear();
+        ++st.epoch;
         if (st.inflight.empty()) st.size = meta_size;
       },
   };

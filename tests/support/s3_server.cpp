@@ -131,6 +131,12 @@ void S3Server::start() {
 
 bool S3Server::running() const { return child_ != nullptr; }
 
+std::string S3Server::state() {
+  if (!child_) return "stopped";
+  auto st = child_->poll();
+  return st ? st->describe() + "; log: " + slurp(log_) : "running";
+}
+
 std::string S3Server::endpoint() const {
   return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
 }

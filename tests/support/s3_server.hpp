@@ -40,6 +40,9 @@ class S3Server {
   void stop();
   void start();
   bool running() const;
+  // "running", or how the server process ended (e.g. "killed by signal 15"):
+  // for failure messages.
+  std::string state();
 
   static const char* kAccessKey;
   static const char* kSecretKey;

@@ -21,6 +21,10 @@ namespace {
 using meta::Attr;
 using meta::Slice;
 
+// Append slices (O_APPEND writes) have no place until their commit puts them
+// at the end of the file; they live in this pseudo chunk meanwhile.
+constexpr uint64_t kAppendChunk = UINT64_MAX;
+
 // A slice of this mount's writes that is not committed yet.
 struct WSlice {
   enum class State { open, frozen, uploading, uploaded, committing };
@@ -35,6 +39,8 @@ struct WSlice {
   std::vector<meta::Block> done;
   uint64_t charged = 0;                 // bytes held in the write budget
   int64_t last_write_ns = 0;
+  bool append = false;                  // chunk == kAppendChunk; placed by commit_append
+  uint64_t est_off = 0;                 // where this mount expects an append to land
 };
 
 // Completion callback for flushes and truncates waiting on slices.
@@ -61,6 +67,10 @@ struct handle_state {
   std::map<uint64_t, WSlice> inflight;  // by seq
   uint64_t next_seq = 1;
   uint64_t open_bytes = 0;              // bytes in open slices
+  // Append slices in flight, and the open one (0: none). While any is in
+  // flight, commits follow write order across all chunks (try_commit_all).
+  uint64_t appends_inflight = 0;
+  uint64_t open_append = 0;
   std::vector<Waiter> waiters;
   Status sticky;                        // first upload/commit error, reported by flush
   uint64_t last_read_end = UINT64_MAX;
@@ -110,6 +120,8 @@ void finish_slice(self_ptr self, uint64_t seq) {
   auto it = st.inflight.find(seq);
   if (it == st.inflight.end()) return;
   st.cfg.budget->release(it->second.charged);
+  if (it->second.append) --st.appends_inflight;
+  if (st.open_append == seq) st.open_append = 0;
   st.inflight.erase(it);
   check_waiters(self);
 }
@@ -149,6 +161,25 @@ void commit_slice(self_ptr self, uint64_t seq) {
   rec.pos = s.pos;
   rec.len = s.len;
   rec.blocks = s.done;
+  if (s.append) {
+    rec.chunk = s.est_off / st.cfg.chunk_size;   // informative: the commit places it
+    rec.pos = 0;
+    self->request(st.cfg.meta, kMetaTimeout, msg::commit_append_atom::value, rec, now_ns())
+        .then(
+            [=](Attr& a) {
+              auto& st = self->state;
+              const uint64_t cs = st.cfg.chunk_size, at = a.size - rec.len;
+              for (uint64_t c = at / cs; c <= (a.size - 1) / cs; ++c) {
+                ++st.chunk_gen[c];
+                st.chunks.erase(c);   // reload: other clients may have appended too
+              }
+              finish_slice(self, seq);
+              st.size = st.inflight.empty() ? a.size : std::max(st.size, a.size);
+              try_commit(self, kAppendChunk);
+            },
+            [=](caf::error& e) { fail_slice(self, seq, from_caf_error(e)); });
+    return;
+  }
   uint64_t end = s.chunk * st.cfg.chunk_size + s.pos + s.len;
   self->request(st.cfg.meta, kMetaTimeout, msg::commit_atom::value, rec, end, now_ns())
       .then(
@@ -166,10 +197,27 @@ void commit_slice(self_ptr self, uint64_t seq) {
           [=](caf::error& e) { fail_slice(self, seq, from_caf_error(e)); });
 }
 
+// With appends in flight, write order holds across chunks: an append lands
+// after everything written before it, and a positioned write after an append
+// must not be overtaken by it. So an append commits only when nothing older
+// is in flight, and other slices wait for older appends.
+void try_commit_all(self_ptr self) {
+  std::set<uint64_t> seen;
+  bool older_any = false, older_append = false;
+  for (auto& [seq, s] : self->state.inflight) {
+    bool first_in_chunk = seen.insert(s.chunk).second;
+    if (first_in_chunk && s.state == WSlice::State::uploaded && (s.append ? !older_any : !older_append))
+      commit_slice(self, seq);
+    older_any = true;
+    older_append = older_append || s.append;
+  }
+}
+
 // Commits happen in write order per chunk, because the commit order decides
 // which slice wins where they overlap: only the oldest in-flight slice of a
 // chunk may commit, and only one at a time.
 void try_commit(self_ptr self, uint64_t chunk) {
+  if (self->state.appends_inflight > 0 || chunk == kAppendChunk) return try_commit_all(self);
   for (auto& [seq, s] : self->state.inflight) {
     if (s.chunk != chunk) continue;
     if (s.state == WSlice::State::uploaded) commit_slice(self, seq);
@@ -229,7 +277,11 @@ void cut_one(self_ptr self, WSlice& s) {
   s.state = WSlice::State::frozen;
   st.open_bytes -= s.len;
   uint64_t seq = s.seq;
-  self->request(st.cfg.meta, kMetaTimeout, msg::begin_atom::value, st.cfg.ino, s.chunk,
+  if (st.open_append == seq) st.open_append = 0;
+  // An append slice is begun in the chunk it is expected to land in; the
+  // commit moves it where the file really ends by then.
+  uint64_t begin_chunk = s.append ? s.est_off / st.cfg.chunk_size : s.chunk;
+  self->request(st.cfg.meta, kMetaTimeout, msg::begin_atom::value, st.cfg.ino, begin_chunk,
                 st.cfg.session)
       .then(
           [=](uint64_t id) {
@@ -296,6 +348,45 @@ uint64_t write_piece(self_ptr self, uint64_t chunk, uint64_t pos, const char* p,
   return growth;
 }
 
+// Appends [p, p+n) to the open append slice, starting one (expected to land
+// at the current end) when there is none; a slice never exceeds a chunk.
+void append_data(self_ptr self, const char* p, uint64_t n) {
+  auto& st = self->state;
+  const uint64_t bs = st.cfg.block_size, cs = st.cfg.chunk_size;
+  while (n > 0) {
+    if (!st.open_append) {
+      WSlice s;
+      s.seq = st.next_seq++;
+      s.chunk = kAppendChunk;
+      s.append = true;
+      s.est_off = st.size;
+      st.open_append = s.seq;
+      ++st.appends_inflight;
+      st.inflight.emplace(s.seq, std::move(s));
+    }
+    WSlice& s = st.inflight.at(st.open_append);
+    uint64_t m = std::min(n, cs - s.len);
+    for (uint64_t done = 0; done < m;) {
+      if (s.len % bs == 0) {
+        s.blocks.push_back(std::make_shared<std::string>());
+        s.blocks.back()->reserve(std::max<uint64_t>(std::min(bs, m - done), 4096));
+      }
+      std::string& b = *s.blocks.back();
+      uint64_t k = std::min(m - done, bs - b.size());
+      b.append(p + done, k);
+      done += k;
+      s.len += k;
+    }
+    s.charged += m;
+    st.open_bytes += m;
+    st.size += m;
+    s.last_write_ns = now_ns();
+    p += m;
+    n -= m;
+    if (s.len == cs) cut(self, s);
+  }
+}
+
 void arm_idle_tick(self_ptr self) {
   if (self->state.tick_armed) return;
   self->state.tick_armed = true;
@@ -352,7 +443,7 @@ Status plan_read(handle_state& st, uint64_t off, uint64_t len, std::vector<Fetch
           return Status::Error(EIO, "slice " + std::to_string(g.slice->id) + " has no block " +
                                         std::to_string(br.index));
         const meta::Block& blk = g.slice->blocks[br.index];
-        out.push_back(Fetch{key_of(st, g.slice->id, br.index, blk.size), blk.checksum, blk.size,
+        out.push_back(Fetch{key_of(st, blk.slice_id, blk.index, blk.size), blk.checksum, blk.size,
                             br.off, br.len, dst});
         dst += br.len;
       }
@@ -452,6 +543,38 @@ void start_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op) {
   }
 }
 
+// A read of [off, off+len) as of now: this mount's uncommitted bytes are
+// snapshotted here, oldest first, so the read sees every write before it.
+void start_read_now(self_ptr self, uint64_t off, uint64_t len, caf::response_promise rp, BusyPtr b) {
+  auto& st = self->state;
+  if (off >= st.size || len == 0) {
+    rp.deliver(std::string());
+    return;
+  }
+  len = std::min(len, st.size - off);
+  auto op = std::make_shared<ReadOp>();
+  op->busy = std::move(b);
+  op->buf.assign(len, '\0');
+  op->rp = std::move(rp);
+  for (auto& [seq, s] : st.inflight) {
+    if (s.append) continue;   // newer than the read: it waited for older appends
+    uint64_t s_begin = s.chunk * st.cfg.chunk_size + s.pos;
+    uint64_t a = std::max(off, s_begin), e = std::min(off + len, s_begin + s.len);
+    if (a >= e) continue;
+    std::string bytes;
+    bytes.reserve(e - a);
+    for (uint64_t at = a - s_begin; at < e - s_begin;) {
+      const std::string& blk = *s.blocks[at / st.cfg.block_size];
+      uint64_t bo = at % st.cfg.block_size;
+      uint64_t m = std::min<uint64_t>(e - s_begin - at, blk.size() - bo);
+      bytes.append(blk, bo, m);
+      at += m;
+    }
+    op->overlay.emplace_back(a - off, std::move(bytes));
+  }
+  start_read(self, off, op);
+}
+
 caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_size) {
   self->state.cfg = std::move(cfg);
   self->state.size = initial_size;
@@ -465,6 +588,8 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
           st.cfg.budget->release(data.size());
           return to_caf_error(st.sticky);
         }
+        // A positioned write after an append: the append goes first.
+        if (st.open_append) cut(self, st.inflight.at(st.open_append));
         while (done < data.size()) {
           uint64_t at = off + done;
           uint64_t n = std::min<uint64_t>(data.size() - done, cs - at % cs);
@@ -477,33 +602,42 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
         arm_idle_tick(self);
         return static_cast<uint64_t>(data.size());
       },
+      [=](append_atom, const std::string& data) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (!st.sticky.ok()) {
+          st.cfg.budget->release(data.size());
+          return to_caf_error(st.sticky);
+        }
+        // Positioned writes before an append go first: they are older.
+        for (auto& kv : st.inflight)
+          if (!kv.second.append) cut(self, kv.second);
+        append_data(self, data.data(), data.size());
+        if (st.open_bytes > st.cfg.handle_buffer_limit) cut_all(self);
+        arm_idle_tick(self);
+        return static_cast<uint64_t>(data.size());
+      },
       [=](read_atom, uint64_t off, uint64_t len) -> caf::result<std::string> {
         auto& st = self->state;
-        if (off >= st.size || len == 0) return std::string();
-        len = std::min(len, st.size - off);
-        auto op = std::make_shared<ReadOp>();
-        op->busy = busy(self);
-        op->buf.assign(len, '\0');
-        op->rp = self->make_response_promise();
-        // Snapshot this mount's uncommitted bytes now, oldest first, so the
-        // read sees every write that came before it.
-        for (auto& [seq, s] : st.inflight) {
-          uint64_t s_begin = s.chunk * st.cfg.chunk_size + s.pos;
-          uint64_t a = std::max(off, s_begin), b = std::min(off + len, s_begin + s.len);
-          if (a >= b) continue;
-          std::string bytes;
-          bytes.reserve(b - a);
-          for (uint64_t at = a - s_begin; at < b - s_begin;) {
-            const std::string& blk = *s.blocks[at / st.cfg.block_size];
-            uint64_t bo = at % st.cfg.block_size;
-            uint64_t m = std::min<uint64_t>(b - s_begin - at, blk.size() - bo);
-            bytes.append(blk, bo, m);
-            at += m;
-          }
-          op->overlay.emplace_back(a - off, std::move(bytes));
+        auto rp = self->make_response_promise();
+        if (st.appends_inflight == 0) {
+          start_read_now(self, off, len, rp, busy(self));
+          return rp;
         }
-        start_read(self, off, op);
-        return op->rp;
+        // Where appends land is known only once they commit: read after that.
+        cut_all(self);
+        uint64_t newest_append = 0;
+        for (auto& kv : st.inflight)
+          if (kv.second.append) newest_append = kv.first;
+        st.waiters.push_back(Waiter{newest_append, [=, b = busy(self)](Status s) mutable {
+                                      if (!s.ok()) {
+                                        // Not ours to report: flush/close still must see it.
+                                        if (self->state.sticky.ok()) self->state.sticky = s;
+                                        rp.deliver(to_caf_error(s));
+                                        return;
+                                      }
+                                      start_read_now(self, off, len, rp, b);
+                                    }});
+        return rp;
       },
       [=](flush_atom) -> caf::result<void> {
         auto& st = self->state;

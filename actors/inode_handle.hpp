@@ -1,6 +1,8 @@
 // The inode-handle actor: one per open inode in this mount. It owns the
 // file's write buffer and orders the file's reads and writes:
 //   (write_atom, off, bytes)   -> uint64_t written   bytes were budget-charged by the caller
+//   (append_atom, bytes)       -> uint64_t written   O_APPEND: lands at the end of the file as of
+//                                                    its commit (atomic across clients)
 //   (read_atom, off, len)      -> std::string        sees this mount's buffered writes
 //   (flush_atom)               -> void               every byte written so far is committed
 //   (cut_atom)                 one-way               start uploading open slices (memory pressure)

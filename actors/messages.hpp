@@ -26,6 +26,7 @@ using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
 using begin_atom = caf::atom_constant<caf::atom("begin")>;
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using commit_append_atom = caf::atom_constant<caf::atom("cappend")>;
 using abort_atom = caf::atom_constant<caf::atom("abort")>;
 using slices_atom = caf::atom_constant<caf::atom("slices")>;
 using dead_atom = caf::atom_constant<caf::atom("dead")>;
@@ -42,6 +43,7 @@ using del_objs_atom = caf::atom_constant<caf::atom("delobjs")>;
 
 // inode handle
 using write_atom = caf::atom_constant<caf::atom("write")>;
+using append_atom = caf::atom_constant<caf::atom("append")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using cut_atom = caf::atom_constant<caf::atom("cut")>;
@@ -100,7 +102,7 @@ typename I::result_type inspect(I& f, Block& x) {
 }
 template <class I>
 typename I::result_type inspect(I& f, Slice& x) {
-  return f(caf::meta::type_name("Slice"), x.id, x.ino, x.chunk, x.pos, x.len, x.zero, x.blocks);
+  return f(caf::meta::type_name("Slice"), x.id, x.ino, x.chunk, x.pos, x.len, x.off, x.zero, x.blocks);
 }
 template <class I>
 typename I::result_type inspect(I& f, FsStats& x) {

@@ -46,6 +46,9 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
       [=](commit_atom, const meta::Slice& s, uint64_t min_size, int64_t now) {
         return to_caf_result(m->commit_slice(s, min_size, now));
       },
+      [=](commit_append_atom, const meta::Slice& s, int64_t now) {
+        return to_caf_result(m->commit_append(s, now));
+      },
       [=](abort_atom, uint64_t slice_id) { return to_caf_result(m->abort_slice(slice_id)); },
       [=](slices_atom, uint64_t ino, uint64_t chunk) {
         return to_caf_result(m->chunk_slices(ino, chunk));

@@ -5,4 +5,5 @@ namespace s3l::cmd {
 int run_format(const config::FormatOptions& o);
 int run_mount(const config::MountOptions& o);
 int run_fsck(const config::FsckOptions& o);
+int run_upgrade(const config::UpgradeOptions& o);
 }  // namespace s3l::cmd

@@ -182,12 +182,13 @@ const char* command_name(Command c) {
     case Command::status: return "status";
     case Command::shell: return "shell";
     case Command::gc_node: return "gc-node";
+    case Command::upgrade: return "upgrade";
   }
   return "";
 }
 
 bool command_implemented(Command c) {
-  return c == Command::format || c == Command::mount || c == Command::fsck;
+  return c == Command::format || c == Command::mount || c == Command::fsck || c == Command::upgrade;
 }
 
 Result<Invocation> parse_command_line(int argc, const char* const* argv) {
@@ -240,7 +241,7 @@ Result<Invocation> parse_command_line(int argc, const char* const* argv) {
     return usage("missing command (format, mount or fsck); see s3layerfs-daemon --help");
   }
   if (!parse_command(args[i], inv.command))
-    return usage("unknown command '" + args[i] + "' (expected format, mount, fsck, gc, status, shell or gc-node)");
+    return usage("unknown command '" + args[i] + "' (expected format, mount, fsck, gc, status, shell, gc-node or upgrade)");
   ++i;
   const std::string cmd = command_name(inv.command);
   if (help) {
@@ -300,6 +301,7 @@ Result<Invocation> parse_command_line(int argc, const char* const* argv) {
   inv.format.common = inv.common;
   inv.mount.common = inv.common;
   inv.fsck.common = inv.common;
+  inv.upgrade.common = inv.common;
   return inv;
 }
 

@@ -9,7 +9,7 @@
 
 namespace s3l::config {
 
-enum class Command { none, format, mount, fsck, gc, status, shell, gc_node };
+enum class Command { none, format, mount, fsck, gc, status, shell, gc_node, upgrade };
 
 // "format", "mount", ..., "gc-node"; "" for none.
 const char* command_name(Command c);
@@ -26,6 +26,7 @@ struct Invocation {
   FormatOptions format;     // the one matching `command` is filled
   MountOptions mount;
   FsckOptions fsck;
+  UpgradeOptions upgrade;
 };
 
 // Parses argv (argv[0] is the program name). Applies, in order: defaults,

@@ -45,7 +45,7 @@ std::string help_text(Command c) {
            "S3LayerFS: a POSIX filesystem keeping file data as immutable blocks in an object store\n"
            "and metadata in an SQL database.\n\nCommands:\n";
     for (Command k : {Command::format, Command::mount, Command::fsck, Command::gc, Command::status, Command::shell,
-                      Command::gc_node})
+                      Command::gc_node, Command::upgrade})
       row(out, command_name(k), command_summary(k));
     out << "\nCommon options (accepted by every command, before or after it):\n";
     common_rows(out, true);

@@ -184,7 +184,7 @@ std::string positional_display(const std::string& key) {
 
 bool parse_command(const std::string& word, Command& out) {
   for (Command c : {Command::format, Command::mount, Command::fsck, Command::gc, Command::status,
-                    Command::shell, Command::gc_node})
+                    Command::shell, Command::gc_node, Command::upgrade})
     if (word == command_name(c)) {
       out = c;
       return true;
@@ -296,6 +296,18 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
       s.options.push_back(flag_opt("check-data", 0, "also read every block and verify its checksum", &o.check_data));
       add_s3_options(s.options, o.s3, true);
+      break;
+    }
+    case Command::upgrade: {
+      UpgradeOptions& o = inv.upgrade;
+      s.usage = "upgrade <META-URL>";
+      s.summary = "upgrade the metadata schema of a volume to this version";
+      s.description =
+          "Brings the metadata schema in META-URL up to the version this binary uses, in one\n"
+          "transaction. mount and fsck refuse an older schema until this has run. Stop every\n"
+          "client of the volume first: older binaries refuse the upgraded schema.";
+      s.positionals = {"meta-url"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
       break;
     }
     default:

@@ -69,6 +69,11 @@ struct FsckOptions {
   S3Flags s3;                           // override what the volume settings hold
 };
 
+struct UpgradeOptions {
+  CommonOptions common;
+  std::string meta_url;                 // positional 1
+};
+
 // Bounds enforced by the parser (docs/configuration.md explains each choice).
 constexpr uint64_t kMinBlockSize = 64ull << 10;    // power of two in [64K, 64M]
 constexpr uint64_t kMaxBlockSize = 64ull << 20;

@@ -3,6 +3,7 @@
 #include "fuse/fuse_ops.hpp"
 
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -211,11 +212,62 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) == -ENOENT) vfs(req).release(ino);  // interrupted open
 }
 
+// May the caller open this existing file with these flags? The kernel checks
+// this for open(2) but not when create finds the file: it believes it made it.
+bool may_open(fuse_req_t req, const meta::Attr& a, int flags) {
+  const fuse_ctx* c = fuse_req_ctx(req);
+  if (c->uid == 0) return true;
+  uint32_t want = 0;
+  int acc = flags & O_ACCMODE;
+  if (acc == O_RDONLY || acc == O_RDWR) want |= 4;
+  if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)) want |= 2;
+  uint32_t bits = a.mode & 7;
+  if (a.uid == c->uid) {
+    bits = (a.mode >> 6) & 7;
+  } else {
+    bool in_group = a.gid == c->gid;
+    gid_t groups[64];
+    int n = in_group ? 0 : fuse_req_getgroups(req, 64, groups);
+    for (int i = 0; i < n && i < 64 && !in_group; ++i) in_group = groups[i] == a.gid;
+    if (in_group) bits = (a.mode >> 3) & 7;
+  }
+  return (bits & want) == want;
+}
+
+// create(2) without O_EXCL on a name another client created since this
+// kernel looked it up: open the existing file, as open(2) would have.
+Result<meta::Attr> open_existing(fuse_req_t req, fuse_ino_t parent, const char* name, int flags) {
+  auto a = vfs(req).lookup(parent, name);   // counts the lookup the entry reply hands over
+  if (!a.ok()) return a;
+  Status err;
+  if (S_ISDIR(a->mode)) err = Status::Error(EISDIR, "is a directory");
+  else if (!S_ISREG(a->mode)) err = Status::Error(EEXIST, "exists and is not a regular file");
+  else if (!may_open(req, a.value, flags)) err = Status::Error(EACCES, "permission denied");
+  if (err.ok()) err = vfs(req).open(a->ino);
+  if (!err.ok()) {
+    vfs(req).forget(a->ino, 1);
+    return err;
+  }
+  if (flags & O_TRUNC) {
+    auto t = vfs(req).setattr(a->ino, meta::SetAttr{}, true, 0);
+    if (!t.ok()) {
+      vfs(req).release(a->ino);
+      vfs(req).forget(a->ino, 1);
+    }
+    return t;
+  }
+  return a;
+}
+
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
   if (!name_ok(req, name)) return;
   const fuse_ctx* c = fuse_req_ctx(req);
   auto r = vfs(req).create(parent, name, (mode & 07777) | S_IFREG, c->uid, c->gid);
+  if (!r.ok() && r.err() == EEXIST && !(fi->flags & O_EXCL)) {
+    r = open_existing(req, parent, name, fi->flags);
+    fi->keep_cache = 0;
+  }
   if (!r.ok()) return reply_err(req, r.status);
   fuse_entry_param e = to_entry(req, r.value);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) vfs(req).release(r->ino);
@@ -228,8 +280,12 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
 }
 
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-              fuse_file_info*) {
-  auto r = vfs(req).write(ino, static_cast<uint64_t>(off), buf, size);
+              fuse_file_info* fi) {
+  // O_APPEND (fi->flags are the file's current flags): the kernel's offset is
+  // its cached size, possibly stale when other clients append too; the data
+  // goes at the end of the file as of its commit instead.
+  const bool append = fi && (fi->flags & O_APPEND);
+  auto r = vfs(req).write(ino, static_cast<uint64_t>(off), buf, size, append);
   if (!r.ok()) return reply_err(req, r.status);
   fuse_reply_write(req, r.value);
 }

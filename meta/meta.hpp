@@ -28,8 +28,13 @@ class Meta {
   virtual Status format(const VolumeSettings& s, uint32_t root_uid, uint32_t root_gid,
                         bool force) = 0;
   // ENODATA (with a clear message) if the database holds no formatted volume;
-  // EPROTO if its schema version is newer than this binary understands.
+  // EPROTO if its schema version is not the one this binary uses (newer: a
+  // newer binary is needed; older: run `s3layerfs-daemon upgrade`).
   virtual Result<VolumeSettings> load_settings() = 0;
+  // Brings an older schema up to kSchemaVersion in one transaction (the
+  // explicit `upgrade` command; nothing upgrades implicitly). Returns the
+  // version found. EPROTO for a newer schema, ENODATA for no volume.
+  virtual Result<uint32_t> upgrade_schema() = 0;
 
   // ---- sessions (each mount is one) -----------------------------------------
   virtual Result<uint64_t> register_session(const SessionInfo& info) = 0;
@@ -84,6 +89,13 @@ class Meta {
   // inode size to at least `min_size` and sets mtime/ctime. ENOENT if the
   // inode is gone (the blocks then go straight to the dead-block queue).
   virtual Result<Attr> commit_slice(const Slice& s, uint64_t min_size, int64_t now_ns) = 0;
+  // The append commit (O_APPEND writes), one transaction: places the slice at
+  // the file's size as of this transaction, whatever s.chunk and s.pos say, so
+  // appends from several clients never overwrite each other. The blocks are
+  // laid out from offset 0 as for a slice at pos 0. A slice that lands across
+  // a chunk end becomes two slice rows sharing the blocks (the second with
+  // off > 0). Returns the new attributes: the data landed at size - s.len.
+  virtual Result<Attr> commit_append(const Slice& s, int64_t now_ns) = 0;
   // Drops a pending slice that will not be committed (upload failed).
   virtual Status abort_slice(uint64_t slice_id) = 0;
   // Committed slices of one chunk in commit order (the last one wins where

@@ -19,7 +19,7 @@ std::vector<Segment> resolve_slices(const std::vector<Slice>& slices, uint64_t c
       uint64_t g_end = g.pos + g.len;
       if (g_end <= s_begin || g.pos >= s_end) {
         if (!placed && g.pos >= s_end) {
-          next.push_back(Segment{s_begin, s_end - s_begin, s.zero ? nullptr : &s, s_begin - s.pos});
+          next.push_back(Segment{s_begin, s_end - s_begin, s.zero ? nullptr : &s, s.off + s_begin - s.pos});
           placed = true;
         }
         next.push_back(g);
@@ -27,7 +27,7 @@ std::vector<Segment> resolve_slices(const std::vector<Slice>& slices, uint64_t c
       }
       if (g.pos < s_begin) next.push_back(Segment{g.pos, s_begin - g.pos, g.slice, g.slice_off});
       if (!placed) {
-        next.push_back(Segment{s_begin, s_end - s_begin, s.zero ? nullptr : &s, s_begin - s.pos});
+        next.push_back(Segment{s_begin, s_end - s_begin, s.zero ? nullptr : &s, s.off + s_begin - s.pos});
         placed = true;
       }
       if (g_end > s_end) {
@@ -35,7 +35,7 @@ std::vector<Segment> resolve_slices(const std::vector<Slice>& slices, uint64_t c
         next.push_back(Segment{s_end, g_end - s_end, g.slice, g.slice ? g.slice_off + cut : 0});
       }
     }
-    if (!placed) next.push_back(Segment{s_begin, s_end - s_begin, s.zero ? nullptr : &s, s_begin - s.pos});
+    if (!placed) next.push_back(Segment{s_begin, s_end - s_begin, s.zero ? nullptr : &s, s.off + s_begin - s.pos});
     segs.swap(next);
   }
   // Merge neighbouring holes so callers see one zero run.

@@ -46,7 +46,8 @@ Result<std::vector<std::pair<uint64_t, Block>>> SqlMeta::committed_blocks() {
   using Out = std::vector<std::pair<uint64_t, Block>>;
   return run("committed blocks", Tx::kNone, [&]() -> Result<Out> {
     Out out;
-    Query q(*conn_, "SELECT s.ino, b.id, b.slice_id, b.idx, b.size, b.checksum FROM slices s "
+    // DISTINCT: the rows of a split append share their blocks.
+    Query q(*conn_, "SELECT DISTINCT s.ino, b.id, b.slice_id, b.idx, b.size, b.checksum FROM slices s "
                     "JOIN slice_blocks sb ON sb.slice_id = s.id JOIN blocks b ON b.id = sb.block_id "
                     "WHERE s.status = 1 ORDER BY b.id, s.ino");
     while (q.next()) out.emplace_back(q.u64(0), Block{q.u64(1), q.u64(2), q.u32(3), q.u32(4), q.str(5)});

@@ -172,65 +172,127 @@ Result<uint64_t> SqlMeta::begin_slice(uint64_t ino, uint64_t chunk, uint64_t ses
   });
 }
 
+// The pending row of a slice about to be committed: it must exist, be
+// pending and belong to the inode (and to the chunk, unless the commit places
+// the slice itself). If the inode is gone, the uploaded blocks are queued for
+// deletion and that change is kept even though the commit fails.
+Result<SqlMeta::Inode> SqlMeta::pending_slice_inode(const Slice& s, bool check_chunk, int64_t now) {
+  bool known = false, committed = false;
+  uint64_t row_ino = 0, row_chunk = 0;
+  {
+    Query q(*conn_, "SELECT ino, chunk, status FROM slices WHERE id = $1");
+    q.bind(1, s.id);
+    if (q.next()) {
+      known = true;
+      row_ino = q.u64(0);
+      row_chunk = q.u64(1);
+      committed = q.i64(2) != 0;
+    }
+  }
+  if (committed) return Status::Error(EINVAL, slice_name(s.id) + " is already committed");
+  if (known && (row_ino != s.ino || (check_chunk && row_chunk != s.chunk)))
+    return Status::Error(EINVAL, slice_name(s.id) + " was begun for inode " + std::to_string(row_ino) +
+                                     " chunk " + std::to_string(row_chunk) + ", not inode " +
+                                     std::to_string(s.ino) + " chunk " + std::to_string(s.chunk));
+  auto n = load_inode(s.ino);
+  if (!n) {
+    // The file was deleted and purged while the blocks uploaded: they will
+    // never be referenced, queue them for deletion (and keep that change).
+    bury_blocks(s.blocks, s.id, now);
+    if (known) Query(*conn_, "DELETE FROM slices WHERE id = $1").bind(1, s.id).run();
+    commit_on_error_ = true;
+    return Status::Error(ENOENT, "inode " + std::to_string(s.ino) + " no longer exists; " +
+                                     std::to_string(s.blocks.size()) + " blocks of " + slice_name(s.id) +
+                                     " queued for deletion");
+  }
+  if (!known)
+    return Status::Error(EINVAL, slice_name(s.id) + " is unknown (never begun, aborted, or its session was closed)");
+  return std::move(*n);
+}
+
+// Inserts the uploaded blocks (one reference each per slice row in
+// `slice_ids`) and the slice_blocks rows of every one of those rows.
+void SqlMeta::insert_blocks(const Slice& s, const std::vector<uint64_t>& slice_ids) {
+  for (size_t i = 0; i < s.blocks.size(); ++i) {
+    const Block& b = s.blocks[i];
+    int64_t bid = 0;
+    {
+      Query q(*conn_, "INSERT INTO blocks (slice_id, idx, size, checksum, refs) VALUES ($1, $2, $3, $4, $5) RETURNING id");
+      q.bind(1, s.id).bind(2, b.index).bind(3, b.size).text(4, b.checksum).bind(5, static_cast<uint64_t>(slice_ids.size()));
+      if (!q.next()) throw DbError(EIO, false, "INSERT ... RETURNING returned no block id");
+      bid = q.i64(0);
+      q.run();
+    }
+    for (uint64_t sid : slice_ids)
+      Query(*conn_, "INSERT INTO slice_blocks (slice_id, seq, block_id) VALUES ($1, $2, $3)")
+          .bind(1, sid).bind(2, static_cast<uint64_t>(i)).bind(3, bid).run();
+  }
+}
+
+void SqlMeta::count_chunk_slice(uint64_t ino, uint64_t chunk) {
+  Query(*conn_, "INSERT INTO chunks (ino, idx, slices) VALUES ($1, $2, 1) "
+                "ON CONFLICT (ino, idx) DO UPDATE SET slices = chunks.slices + 1")
+      .bind(1, ino).bind(2, chunk).run();
+}
+
+Attr SqlMeta::grow_to(Inode& n, uint64_t min_size, int64_t now) {
+  uint64_t size = std::max(n.attr.size, min_size);
+  Query(*conn_, "UPDATE inodes SET size = $2, mtime = $3, ctime = $3 WHERE ino = $1")
+      .bind(1, n.attr.ino).bind(2, size).bind(3, now).run();
+  add_counter("used_bytes", static_cast<int64_t>(size - n.attr.size));
+  n.attr.size = size;
+  n.attr.mtime_ns = n.attr.ctime_ns = now;
+  return n.attr;
+}
+
 Result<Attr> SqlMeta::commit_slice(const Slice& s, uint64_t min_size, int64_t now) {
   if (min_size > kMaxFileSize) return Status::Error(EFBIG, "size " + std::to_string(min_size) + " is too large");
   return run("commit slice", Tx::kWrite, Keys{s.ino}, [&]() -> Result<Attr> {
     if (Status v = validate_slice(s, settings()); !v.ok()) return v;
-    bool known = false, committed = false;
-    uint64_t row_ino = 0, row_chunk = 0;
-    {
-      Query q(*conn_, "SELECT ino, chunk, status FROM slices WHERE id = $1");
-      q.bind(1, s.id);
-      if (q.next()) {
-        known = true;
-        row_ino = q.u64(0);
-        row_chunk = q.u64(1);
-        committed = q.i64(2) != 0;
-      }
-    }
-    if (committed) return Status::Error(EINVAL, slice_name(s.id) + " is already committed");
-    if (known && (row_ino != s.ino || row_chunk != s.chunk))
-      return Status::Error(EINVAL, slice_name(s.id) + " was begun for inode " + std::to_string(row_ino) +
-                                       " chunk " + std::to_string(row_chunk) + ", not inode " +
-                                       std::to_string(s.ino) + " chunk " + std::to_string(s.chunk));
-    auto n = load_inode(s.ino);
-    if (!n) {
-      // The file was deleted and purged while the blocks uploaded: they will
-      // never be referenced, queue them for deletion (and keep that change).
-      bury_blocks(s.blocks, s.id, now);
-      if (known) Query(*conn_, "DELETE FROM slices WHERE id = $1").bind(1, s.id).run();
-      commit_on_error_ = true;
-      return Status::Error(ENOENT, "inode " + std::to_string(s.ino) + " no longer exists; " +
-                                       std::to_string(s.blocks.size()) + " blocks of " + slice_name(s.id) +
-                                       " queued for deletion");
-    }
-    if (!known)
-      return Status::Error(EINVAL, slice_name(s.id) + " is unknown (never begun, aborted, or its session was closed)");
-    for (size_t i = 0; i < s.blocks.size(); ++i) {
-      const Block& b = s.blocks[i];
-      int64_t bid = 0;
-      {
-        Query q(*conn_, "INSERT INTO blocks (slice_id, idx, size, checksum, refs) VALUES ($1, $2, $3, $4, 1) RETURNING id");
-        q.bind(1, s.id).bind(2, b.index).bind(3, b.size).text(4, b.checksum);
-        if (!q.next()) throw DbError(EIO, false, "INSERT ... RETURNING returned no block id");
-        bid = q.i64(0);
-        q.run();
-      }
-      Query(*conn_, "INSERT INTO slice_blocks (slice_id, seq, block_id) VALUES ($1, $2, $3)")
-          .bind(1, s.id).bind(2, static_cast<uint64_t>(i)).bind(3, bid).run();
-    }
-    Query(*conn_, "UPDATE slices SET pos = $2, len = $3, zero = $4, status = 1, ord = $5 WHERE id = $1")
+    auto n = pending_slice_inode(s, true, now);
+    if (!n.ok()) return n.status;
+    insert_blocks(s, {s.id});
+    Query(*conn_, "UPDATE slices SET pos = $2, len = $3, zero = $4, status = 1, ord = $5, off = 0 WHERE id = $1")
         .bind(1, s.id).bind(2, s.pos).bind(3, s.len).bind(4, s.zero).bind(5, next_ord(s.ino, s.chunk)).run();
-    Query(*conn_, "INSERT INTO chunks (ino, idx, slices) VALUES ($1, $2, 1) "
-                  "ON CONFLICT (ino, idx) DO UPDATE SET slices = chunks.slices + 1")
-        .bind(1, s.ino).bind(2, s.chunk).run();
-    uint64_t size = std::max(n->attr.size, min_size);
-    Query(*conn_, "UPDATE inodes SET size = $2, mtime = $3, ctime = $3 WHERE ino = $1")
-        .bind(1, s.ino).bind(2, size).bind(3, now).run();
-    add_counter("used_bytes", static_cast<int64_t>(size - n->attr.size));
-    n->attr.size = size;
-    n->attr.mtime_ns = n->attr.ctime_ns = now;
-    return n->attr;
+    count_chunk_slice(s.ino, s.chunk);
+    return grow_to(n.value, min_size, now);
+  });
+}
+
+Result<Attr> SqlMeta::commit_append(const Slice& s_in, int64_t now) {
+  return run("commit append", Tx::kWrite, Keys{s_in.ino}, [&]() -> Result<Attr> {
+    const uint64_t cs = settings().chunk_size;
+    Slice s = s_in;
+    s.pos = 0;   // the blocks' shape is that of a slice at the chunk start
+    if (Status v = validate_slice(s, settings()); !v.ok()) return v;
+    auto n = pending_slice_inode(s, false, now);
+    if (!n.ok()) return n.status;
+    if ((n.value.attr.mode & S_IFMT) != S_IFREG)
+      return Status::Error(EINVAL, "inode " + std::to_string(s.ino) + " is not a regular file");
+    const uint64_t at = n.value.attr.size;
+    if (at > kMaxFileSize - s.len)
+      return Status::Error(EFBIG, "appending " + std::to_string(s.len) + " bytes to a file of " +
+                                      std::to_string(at) + " bytes exceeds the largest file size");
+    const uint64_t c = at / cs, pos = at % cs;
+    const uint64_t first = std::min(s.len, cs - pos);
+    std::vector<uint64_t> rows{s.id};
+    if (first < s.len) {
+      // Lands across a chunk end: a second row in the next chunk reads the
+      // same blocks from offset `first`.
+      uint64_t id2 = alloc_id(slice_ids_, "next_slice", 64);
+      Query(*conn_, "INSERT INTO slices (id, ino, chunk, pos, len, zero, status, session, created, ord, off) "
+                    "VALUES ($1, $2, $3, 0, $4, 0, 1, 0, $5, $6, $7)")
+          .bind(1, id2).bind(2, s.ino).bind(3, c + 1).bind(4, s.len - first).bind(5, now)
+          .bind(6, next_ord(s.ino, c + 1)).bind(7, first).run();
+      count_chunk_slice(s.ino, c + 1);
+      rows.push_back(id2);
+    }
+    insert_blocks(s, rows);
+    Query(*conn_, "UPDATE slices SET chunk = $2, pos = $3, len = $4, zero = 0, status = 1, ord = $5, off = 0 "
+                  "WHERE id = $1")
+        .bind(1, s.id).bind(2, c).bind(3, pos).bind(4, first).bind(5, next_ord(s.ino, c)).run();
+    count_chunk_slice(s.ino, c);
+    return grow_to(n.value, at + s.len, now);
   });
 }
 
@@ -249,7 +311,7 @@ Result<std::vector<Slice>> SqlMeta::chunk_slices(uint64_t ino, uint64_t chunk) {
   return run("chunk slices", Tx::kNone, [&]() -> Result<std::vector<Slice>> {
     std::vector<Slice> out;
     // One statement: one consistent snapshot of the slices and their blocks.
-    Query q(*conn_, "SELECT s.id, s.pos, s.len, s.zero, sb.block_id, b.id, b.slice_id, b.idx, b.size, b.checksum "
+    Query q(*conn_, "SELECT s.id, s.pos, s.len, s.zero, sb.block_id, b.id, b.slice_id, b.idx, b.size, b.checksum, s.off "
                     "FROM slices s LEFT JOIN slice_blocks sb ON sb.slice_id = s.id "
                     "LEFT JOIN blocks b ON b.id = sb.block_id "
                     "WHERE s.ino = $1 AND s.chunk = $2 AND s.status = 1 ORDER BY s.ord, s.id, sb.seq");
@@ -264,6 +326,7 @@ Result<std::vector<Slice>> SqlMeta::chunk_slices(uint64_t ino, uint64_t chunk) {
         s.pos = q.u64(1);
         s.len = q.u64(2);
         s.zero = q.i64(3) != 0;
+        s.off = q.u64(10);
         out.push_back(std::move(s));
       }
       if (q.is_null(4)) continue;   // a slice without blocks (zero slice)

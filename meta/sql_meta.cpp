@@ -177,8 +177,10 @@ Result<VolumeSettings> SqlMeta::read_settings() {
     return Status::Error(EPROTO, conn_->describe() + " has metadata schema version " +
                                      std::to_string(version) + "; this binary understands version " +
                                      std::to_string(kSchemaVersion) +
-                                     (version > kSchemaVersion ? " (upgrade s3layerfs)"
-                                                               : " (no upgrade path yet)"));
+                                     (version > kSchemaVersion
+                                          ? " (newer: use a newer s3layerfs-daemon)"
+                                          : " (older: run `s3layerfs-daemon upgrade " + conn_->describe() +
+                                                "` once, with every client of the volume stopped)"));
   std::map<std::string, std::string> kv;
   {
     Query q(*conn_, "SELECT key, value FROM settings");

@@ -32,6 +32,7 @@ class SqlMeta final : public Meta {
 
   Status format(const VolumeSettings& s, uint32_t root_uid, uint32_t root_gid, bool force) override;
   Result<VolumeSettings> load_settings() override;
+  Result<uint32_t> upgrade_schema() override;
 
   Result<uint64_t> register_session(const SessionInfo& info) override;
   Status heartbeat(uint64_t session, int64_t now_ns) override;
@@ -59,6 +60,7 @@ class SqlMeta final : public Meta {
   Result<Attr> truncate(uint64_t ino, uint64_t size, int64_t now_ns) override;
   Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session) override;
   Result<Attr> commit_slice(const Slice& s, uint64_t min_size, int64_t now_ns) override;
+  Result<Attr> commit_append(const Slice& s, int64_t now_ns) override;
   Status abort_slice(uint64_t slice_id) override;
   Result<std::vector<Slice>> chunk_slices(uint64_t ino, uint64_t chunk) override;
 
@@ -117,6 +119,11 @@ class SqlMeta final : public Meta {
   // one parameter $1 = key), their slice_blocks, and drops one reference per
   // slice_blocks row; blocks left without references move to dead_blocks.
   void release_slices(const std::string& slice_ids_sql, int64_t key, int64_t now);
+  // Commit steps shared by commit_slice and commit_append (sql_data.cpp).
+  Result<Inode> pending_slice_inode(const Slice& s, bool check_chunk, int64_t now);
+  void insert_blocks(const Slice& s, const std::vector<uint64_t>& slice_ids);
+  void count_chunk_slice(uint64_t ino, uint64_t chunk);
+  Attr grow_to(Inode& n, uint64_t min_size, int64_t now);
   // Records blocks that were uploaded but will never be referenced.
   void bury_blocks(const std::vector<Block>& blocks, uint64_t slice_id, int64_t now);
   // purge() without its own transaction.

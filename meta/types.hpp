@@ -9,7 +9,7 @@ namespace s3l::meta {
 
 constexpr uint64_t kRootIno = 1;
 constexpr uint32_t kFormatVersion = 1;   // volume settings layout ("format-version")
-constexpr uint32_t kSchemaVersion = 1;   // SQL schema ("schema_version" table)
+constexpr uint32_t kSchemaVersion = 2;   // SQL schema ("schema_version" table); history in meta/schema_upgrade.cpp
 constexpr uint64_t kDefaultChunkSize = 64ull << 20;
 constexpr uint64_t kDefaultBlockSize = 4ull << 20;
 constexpr size_t kMaxNameLen = 255;
@@ -64,8 +64,10 @@ struct Slice {
   uint64_t chunk = 0;       // chunk index: file offset / chunk_size
   uint64_t pos = 0;         // offset of the first byte inside the chunk
   uint64_t len = 0;         // bytes covered
+  uint64_t off = 0;         // offset of the first byte inside the blocks' data (0 unless the
+                            // slice shares its blocks with another: an append split at a chunk end)
   bool zero = false;
-  std::vector<Block> blocks;  // in order; block i covers [i*block_size, ...) of the slice
+  std::vector<Block> blocks;  // in order; block i covers [i*block_size, ...) of the data
 };
 
 struct VolumeSettings {

@@ -206,10 +206,12 @@ Result<std::string> Vfs::read(uint64_t ino, uint64_t off, uint64_t len) {
   return bridge_.call<std::string>(h, kDataTimeout, msg::read_atom::value, off, len);
 }
 
-Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t len) {
+Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t len, bool append) {
   auto h = handle_of(ino);
   if (!h) return Status::Error(EBADF, "inode not open");
   budget_->acquire(len);  // the handle releases what it does not keep
+  if (append)
+    return bridge_.call<uint64_t>(h, kDataTimeout, msg::append_atom::value, std::string(data, len));
   return bridge_.call<uint64_t>(h, kDataTimeout, msg::write_atom::value, off,
                                 std::string(data, len));
 }

@@ -64,7 +64,9 @@ class Vfs {
   Result<meta::Attr> create(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
                             uint32_t gid);
   Result<std::string> read(uint64_t ino, uint64_t off, uint64_t len);
-  Result<uint64_t> write(uint64_t ino, uint64_t off, const char* data, size_t len);
+  // append: ignore `off`, the bytes land at the end of the file when they
+  // are committed (atomic O_APPEND across clients).
+  Result<uint64_t> write(uint64_t ino, uint64_t off, const char* data, size_t len, bool append = false);
   Status flush(uint64_t ino);
   // flush, then make the metadata durable (fsync(2)); ino 0: metadata only (fsyncdir).
   Status fsync(uint64_t ino);

@@ -1,4 +1,4 @@
--- S3LayerFS metadata schema for PostgreSQL, schema version 1 (kSchemaVersion in meta/types.hpp).
+-- S3LayerFS metadata schema for PostgreSQL, schema version 2 (kSchemaVersion in meta/types.hpp).
 -- The same tables, columns and indexes as meta/sql/sqlite_schema.sql, in PostgreSQL types.
 -- Embedded into the binary at build time (meta/CMakeLists.txt) and run by format(),
 -- inside format's transaction (PostgreSQL DDL is transactional: format is all or nothing).
@@ -72,7 +72,10 @@ CREATE TABLE slices (
   status  SMALLINT NOT NULL,    -- 0 pending (blocks uploading), 1 committed
   session BIGINT NOT NULL,      -- owner while pending; 0 for zero slices
   created BIGINT NOT NULL,
-  ord     BIGINT NOT NULL DEFAULT 0  -- visibility order in the chunk, assigned at commit: higher wins
+  -- ord: visibility order in the chunk, assigned at commit: higher wins.
+  -- off (v2): where the slice starts inside its blocks' data (rows sharing blocks).
+  ord     BIGINT NOT NULL DEFAULT 0,
+  off     BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX slices_by_chunk ON slices (ino, chunk, ord);
 CREATE INDEX slices_pending ON slices (session) WHERE status = 0;

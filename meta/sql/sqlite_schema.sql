@@ -1,4 +1,4 @@
--- S3LayerFS metadata schema for SQLite, schema version 1 (kSchemaVersion in meta/types.hpp).
+-- S3LayerFS metadata schema for SQLite, schema version 2 (kSchemaVersion in meta/types.hpp).
 -- Embedded into the binary at build time (meta/CMakeLists.txt) and run by format().
 -- Conventions: ids, sizes and offsets are int64 (all < 2^63); times are int64
 -- nanoseconds since the epoch; booleans are 0/1; names and symlink targets are
@@ -68,7 +68,10 @@ CREATE TABLE slices (
   status  INTEGER NOT NULL,     -- 0 pending (blocks uploading), 1 committed
   session INTEGER NOT NULL,     -- owner while pending; 0 for zero slices
   created INTEGER NOT NULL,
-  ord     INTEGER NOT NULL DEFAULT 0  -- visibility order in the chunk, assigned at commit: higher wins
+  -- ord: visibility order in the chunk, assigned at commit: higher wins.
+  -- off (v2): where the slice starts inside its blocks' data (rows sharing blocks).
+  ord     INTEGER NOT NULL DEFAULT 0,
+  off     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX slices_by_chunk ON slices (ino, chunk, ord);
 CREATE INDEX slices_pending ON slices (session) WHERE status = 0;

@@ -307,4 +307,116 @@ BOOST_AUTO_TEST_CASE(purge_releases_every_block_once) {
   expect_consistent();
 }
 
+// ---- appends (O_APPEND): placed at the end of the file by the commit ----------
+
+namespace {
+Slice begin_append(MetaFixture& f, Meta& m, uint64_t ino, uint64_t len) {
+  auto id = m.begin_slice(ino, 0, f.session);
+  BOOST_REQUIRE_MESSAGE(id.ok(), "begin_slice: " << id.msg());
+  return make_slice(*id, ino, 0, 0, len);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(append_lands_at_the_end) {
+  Attr f = mk(kRootIno, "f");
+  write(f.ino, 0, 0, 1000);
+  Slice s = begin_append(*this, *m, f.ino, 500);
+  s.pos = 12345;   // ignored: the commit places it
+  auto a = m->commit_append(s, kT0 + 9);
+  BOOST_REQUIRE_MESSAGE(a.ok(), a.msg());
+  BOOST_TEST(a->size == 1500u);
+  BOOST_TEST(a->mtime_ns == kT0 + 9);
+  BOOST_TEST(attr(f.ino).size == 1500u);
+  BOOST_TEST(m->statfs()->used_bytes == 1500u);
+  auto sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE(sl.ok());
+  BOOST_REQUIRE_EQUAL(sl->size(), 2u);
+  BOOST_TEST(sl->back().id == s.id);
+  BOOST_TEST(sl->back().pos == 1000u);
+  BOOST_TEST(sl->back().len == 500u);
+  BOOST_TEST(sl->back().off == 0u);
+  // committing it again is refused
+  BOOST_TEST(m->commit_append(s, kT0).err() == EINVAL);
+  // larger than a chunk: refused, nothing changes
+  Slice big = begin_append(*this, *m, f.ino, kChunk + 1);
+  BOOST_TEST(m->commit_append(big, kT0).err() == EINVAL);
+  BOOST_TEST(attr(f.ino).size == 1500u);
+  BOOST_REQUIRE(m->abort_slice(big.id).ok());
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(append_across_a_chunk_end_is_two_rows_sharing_blocks) {
+  Attr f = mk(kRootIno, "f");
+  BOOST_REQUIRE(m->truncate(f.ino, kChunk - 100, kT0).ok());
+  Slice s = begin_append(*this, *m, f.ino, kBlock + 300);   // 2 blocks
+  auto a = m->commit_append(s, kT0);
+  BOOST_REQUIRE_MESSAGE(a.ok(), a.msg());
+  BOOST_TEST(a->size == kChunk + kBlock + 200);
+  auto c0 = m->chunk_slices(f.ino, 0);
+  auto c1 = m->chunk_slices(f.ino, 1);
+  BOOST_REQUIRE(c0.ok() && c1.ok());
+  BOOST_REQUIRE_EQUAL(c0->size(), 1u);
+  BOOST_REQUIRE_EQUAL(c1->size(), 1u);
+  const Slice& first = c0->front();
+  const Slice& second = c1->front();
+  BOOST_TEST(first.id == s.id);
+  BOOST_TEST(first.pos == kChunk - 100);
+  BOOST_TEST(first.len == 100u);
+  BOOST_TEST(first.off == 0u);
+  BOOST_TEST(second.id != s.id);
+  BOOST_TEST(second.pos == 0u);
+  BOOST_TEST(second.len == kBlock + 200);
+  BOOST_TEST(second.off == 100u);
+  // Both rows read the same uploaded blocks (named by the uploading slice).
+  BOOST_REQUIRE_EQUAL(second.blocks.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    BOOST_TEST(second.blocks[i].id == first.blocks[i].id);
+    BOOST_TEST(second.blocks[i].slice_id == s.id);
+  }
+  // The reader maps chunk 1 byte 0 to byte 100 of the data.
+  auto segs = resolve_slices(*c1, kChunk);
+  BOOST_REQUIRE(!segs.empty());
+  BOOST_TEST(segs.front().slice != nullptr);
+  BOOST_TEST(segs.front().slice_off == 100u);
+  BOOST_TEST(m->committed_blocks()->size() == 2u);
+  expect_consistent();
+  // Dropping both rows releases each block once.
+  BOOST_REQUIRE(m->truncate(f.ino, 0, kT0).ok());
+  BOOST_TEST(dead(*m).size() == 2u);
+  BOOST_TEST(m->committed_blocks()->empty());
+  expect_consistent();
+}
+
+BOOST_AUTO_TEST_CASE(appends_from_two_connections_never_overlap) {
+  Attr f = mk(kRootIno, "f");
+  auto other = open_or_fail(url, false);
+  BOOST_REQUIRE(other->load_settings().ok());
+  // Both clients begin before either commits, as two mounts would.
+  std::vector<std::pair<Meta*, Slice>> pending;
+  uint64_t total = 0;
+  for (int i = 0; i < 40; ++i) {
+    Meta* who = i % 2 ? other.get() : m.get();
+    uint64_t len = 8000 + 37 * i;   // 350 KB in all: crosses a chunk end
+    total += len;
+    pending.emplace_back(who, begin_append(*this, *who, f.ino, len));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;   // (landed at, len)
+  for (auto& [who, s] : pending) {
+    auto a = who->commit_append(s, kT0);
+    BOOST_REQUIRE_MESSAGE(a.ok(), a.msg());
+    ranges.emplace_back(a->size - s.len, s.len);
+  }
+  BOOST_TEST(attr(f.ino).size == total);
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t at = 0;
+  for (auto& [off, len] : ranges) {
+    BOOST_TEST(off == at);   // adjacent: no overlap, no gap
+    at = off + len;
+  }
+  // Every byte of the file belongs to exactly the append that claimed it.
+  auto who_wrote = visible(*m, f.ino, total);
+  BOOST_TEST(std::count(who_wrote.begin(), who_wrote.end(), 0u) == 0);
+  expect_consistent();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Metadata benchmark through the mount (issue 4): create, stat, readdir and
+# unlink of N empty files in one directory and spread over D directories, on
+# SQLite and on PostgreSQL, with one client and with two clients (two daemons
+# mounting the same volume at two mountpoints, each doing half the work at the
+# same time; the numbers are the aggregate). Then the directory-size check:
+# per-op cost of create and stat with ~1,000 vs ~SCALE entries in one directory.
+# Prints numbers, never fails on them; fails (exit 1) if any operation fails.
+#
+#   bash bench/meta_mount.sh [BUILD_DIR] [--files N] [--dirs D] [--scale N]
+#        [--engines sqlite,postgres] [--clients 1,2] [--no-scale] [-- extra mount options]
+#
+# Run as root from the checkout after a build (BUILD_DIR defaults to ./build).
+# Everything lives in a temp dir: the volumes (SQLite file or a PostgreSQL
+# database, file:// objects), mountpoints, daemon logs and, for PostgreSQL, a
+# throwaway cluster (initdb as user postgres, loopback port, server defaults:
+# fsync and synchronous_commit on). At exit, also on failure or Ctrl-C, every
+# mount is unmounted, every daemon and the PostgreSQL server are stopped by
+# PID, and the temp dir is removed.
+#
+# Phases, each on fresh kernel caches where it matters:
+#   create  open(O_CREAT|O_EXCL) + close, after mkdir of the directories
+#   stat    after unmount + mount of every client: the kernel has no dentry
+#           and no attribute cached, so each stat is one FUSE LOOKUP
+#   readdir after another remount: full listing of every directory (the
+#           kernel asks READDIRPLUS: names with attributes); ops = entries
+#   unlink  each file, right after the listing (like rm -r: the kernel sends
+#           a LOOKUP first when the entry the listing gave it has expired,
+#           entry timeout 1 s); then rmdir of the directories (checks emptiness)
+# us/op is the latency one client sees: seconds * clients / ops.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$root/build
+files=10000
+dirs=100
+scale=100000
+engines=sqlite,postgres
+client_counts=1,2
+do_scale=1
+mount_extra=()
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --files) files=$2; shift 2 ;;
+    --dirs) dirs=$2; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
+    --engines) engines=$2; shift 2 ;;
+    --clients) client_counts=$2; shift 2 ;;
+    --no-scale) do_scale=0; shift ;;
+    --) shift; mount_extra=("$@"); break ;;
+    *) echo "usage: $0 [BUILD_DIR] [--files N] [--dirs D] [--scale N] [--engines sqlite,postgres]" \
+            "[--clients 1,2] [--no-scale] [-- mount options]" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" -eq 0 ] || { echo "meta_mount: run as root (mount, PostgreSQL as user postgres)" >&2; exit 2; }
+build=$(cd "$build" && pwd)
+bin=$build/cmd/s3layerfs-daemon
+[ -x "$bin" ] || { echo "meta_mount: $bin missing: build first (cmake --build $build --target s3layerfs-daemon)" >&2; exit 2; }
+command -v g++ >/dev/null || { echo "meta_mount: g++ missing" >&2; exit 2; }
+command -v fusermount3 >/dev/null || { echo "meta_mount: fusermount3 missing (apt-get install fuse3)" >&2; exit 2; }
+[ "$scale" -ge 2000 ] || { echo "meta_mount: --scale must be at least 2000" >&2; exit 2; }
+case ",$engines," in *,postgres,*)
+  ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 ||
+    { echo "meta_mount: PostgreSQL server binaries missing (apt-get install postgresql)" >&2; exit 2; } ;;
+esac
+
+work=$(mktemp -d /tmp/s3l-meta-mount-XXXXXX)
+chmod 711 "$work"  # the postgres user must reach $work/pg
+mnts=()       # mounted mountpoints, in mount order
+pids=()       # their daemons (one per mountpoint, same index)
+pg_pid=""
+pgbin=""
+pgdata=$work/pg
+
+# A pid is alive unless gone or a zombie (our exited daemons are zombies until waited for).
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d" " -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+
+stop_pid() {  # pid: TERM, wait up to 10 s, then KILL
+  local pid=$1
+  alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do alive "$pid" || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  local i
+  for i in "${!mnts[@]}"; do
+    if grep -qF " ${mnts[$i]} " /proc/self/mountinfo; then
+      fusermount3 -u "${mnts[$i]}" 2>/dev/null || fusermount3 -uz "${mnts[$i]}"
+    fi
+  done
+  # A daemon commits and exits by itself after the unmount; give it time.
+  for i in "${!pids[@]}"; do
+    for _ in $(seq 100); do alive "${pids[$i]}" || break; sleep 0.1; done
+    stop_pid "${pids[$i]}"
+  done
+  if [ -n "$pg_pid" ]; then
+    runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 20 stop >/dev/null 2>&1
+    stop_pid "$pg_pid"
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" >&2; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+log "meta_mount: building the load generator (bench/meta_ops.cpp) ..."
+g++ -std=c++17 -O2 -Wall -Wextra -pthread "$root/bench/meta_ops.cpp" -o "$work/meta_ops"
+
+# ---- PostgreSQL: a throwaway cluster with the server defaults ----------------
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 30000))
+    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return 0; }
+  done
+  echo "meta_mount: no free loopback port found" >&2
+  return 1
+}
+
+start_postgres() {
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  pg_port=$(free_port)
+  install -d -o postgres -m 700 "$pgdata" "$work/pgrun"
+  runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -A trust -U postgres -E UTF8 --locale=C >"$work/initdb.log" 2>&1 ||
+    { cat "$work/initdb.log" >&2; exit 1; }
+  runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$work/pgrun/pg.log" -w \
+    -o "-p $pg_port -k $work/pgrun -c listen_addresses=127.0.0.1" start >/dev/null ||
+    { cat "$work/pgrun/pg.log" >&2; exit 1; }
+  pg_pid=$(head -1 "$pgdata/postmaster.pid")
+  log "meta_mount: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port (pid $pg_pid)," \
+      "fsync=$(pg_sql -Atc 'show fsync'), synchronous_commit=$(pg_sql -Atc 'show synchronous_commit')"
+}
+
+pg_sql() { psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres "$@"; }
+
+# ---- volumes and mounts -----------------------------------------------------
+# new_volume ENGINE TAG: formats a fresh volume, sets $meta and $vol.
+new_volume() {
+  local engine=$1 tag=$2
+  vol=$work/$tag
+  mkdir -p "$vol"
+  if [ "$engine" = sqlite ]; then
+    meta="sqlite3://$vol/meta.db"
+  else
+    pg_sql -c "CREATE DATABASE $tag"
+    meta="postgres://postgres@127.0.0.1:$pg_port/$tag"
+  fi
+  "$bin" format "$meta" "$tag" --storage "file://$vol/objects" >"$vol/format.log" 2>&1 ||
+    { cat "$vol/format.log" >&2; exit 1; }
+}
+
+drop_volume() {  # ENGINE TAG, after unmount_all
+  if [ "$1" = postgres ]; then pg_sql -c "DROP DATABASE $2"; fi
+  rm -rf "${work:?}/$2"
+}
+
+# mount_clients N: N daemons on $meta at $vol/mnt0..N-1 (one cache dir each).
+mount_clients() {
+  local n=$1 k mnt pid
+  for ((k = 0; k < n; k++)); do
+    mnt=$vol/mnt$k
+    mkdir -p "$mnt"
+    setsid "$bin" mount "$meta" "$mnt" --foreground --cache-dir "$vol/cache$k" "${mount_extra[@]}" \
+      >>"$vol/daemon$k.log" 2>&1 &
+    pid=$!
+    mnts+=("$mnt")
+    pids+=("$pid")
+    for _ in $(seq 300); do
+      grep -qF " $mnt " /proc/self/mountinfo && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    grep -qF " $mnt " /proc/self/mountinfo ||
+      { log "meta_mount: mounting $mnt failed; daemon output:"; cat "$vol/daemon$k.log" >&2; exit 1; }
+  done
+}
+
+# Unmounts every mount and checks that each daemon exited cleanly.
+unmount_all() {
+  local i rc
+  for i in "${!mnts[@]}"; do fusermount3 -u "${mnts[$i]}"; done
+  for i in "${!pids[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      log "meta_mount: daemon of ${mnts[$i]} exited with $rc; its log:"
+      cat "$(dirname "${mnts[$i]}")/daemon${mnts[$i]##*mnt}.log" >&2
+      exit 1
+    fi
+  done
+  mnts=()
+  pids=()
+}
+
+remount() { local n=${#mnts[@]}; unmount_all; mount_clients "$n"; }
+
+roots() { local m; for m in "${mnts[@]}"; do printf '%s\n' "$m"; done; }
+
+# ---- measuring --------------------------------------------------------------
+results=$work/results
+: >"$results"
+
+# ops ENGINE LAYOUT LABEL PHASE meta_ops-options...: runs one phase on every
+# mounted client, appends a row (named LABEL) to the table.
+ops() {
+  local engine=$1 layout=$2 label=$3 out n secs
+  shift 3
+  local -a rs
+  mapfile -t rs < <(roots)
+  out=$("$work/meta_ops" "$@" "${rs[@]}") || { log "meta_mount: $engine $layout ${#rs[@]} client(s) $label failed"; exit 1; }
+  read -r _ n secs <<<"$out"
+  printf '%s %s %s %s %s %s\n' "$engine" "$layout" "${#rs[@]}" "$label" "$n" "$secs" >>"$results"
+  awk -v e="$engine" -v l="$layout" -v c="${#rs[@]}" -v p="$label" -v n="$n" -v s="$secs" \
+    'BEGIN { printf "  %-8s %-10s %d  %-16s %7d ops %8.3f s %9.0f ops/s %9.1f us/op\n", e, l, c, p, n, s, n / s, s * 1e6 * c / n }' >&2
+}
+
+# One configuration: fresh volume, all four phases.
+run_config() {
+  local engine=$1 ndirs=$2 clients=$3
+  local layout="${ndirs}dir" tag="v_${engine}_${ndirs}_${clients}"
+  if [ "$ndirs" -gt 1 ]; then layout="${ndirs}dirs"; fi
+  log "-- $engine, $files files in $ndirs dir(s), $clients client(s); load $(loadavg)"
+  new_volume "$engine" "$tag"
+  mount_clients "$clients"
+  "$work/meta_ops" mkdirs --dirs "$ndirs" "${mnts[0]}" >/dev/null
+  ops "$engine" "$layout" create create --files "$files" --dirs "$ndirs"
+  remount
+  ops "$engine" "$layout" stat stat --files "$files" --dirs "$ndirs"
+  remount
+  ops "$engine" "$layout" readdir readdir --files "$files" --dirs "$ndirs"
+  ops "$engine" "$layout" unlink unlink --files "$files" --dirs "$ndirs"
+  "$work/meta_ops" rmdirs --dirs "$ndirs" "${mnts[0]}" >/dev/null
+  unmount_all
+  drop_volume "$engine" "$tag"
+}
+
+# Directory size: cost of 1,000 creates / stats with ~1,000 entries in the
+# directory vs the last 1,000 with ~SCALE entries (stats after a remount, cold).
+run_scale() {
+  local engine=$1 k=1000 mid
+  local tag="v_${engine}_scale"
+  mid=$((scale - 2 * k))
+  log "-- $engine, directory size: $k vs $scale entries in one directory; load $(loadavg)"
+  new_volume "$engine" "$tag"
+  mount_clients 1
+  "$work/meta_ops" mkdirs --dirs 1 "${mnts[0]}" >/dev/null
+  ops "$engine" scale "create@1k" create --files "$k" --from 0
+  remount
+  ops "$engine" scale "stat@1k" stat --files "$k" --from 0
+  if [ "$mid" -gt 0 ]; then ops "$engine" scale "create(fill)" create --files "$mid" --from "$k"; fi
+  ops "$engine" scale "create@${scale}" create --files "$k" --from $((scale - k))
+  remount
+  ops "$engine" scale "stat@${scale}" stat --files "$k" --from $((scale - k))
+  unmount_all
+  drop_volume "$engine" "$tag"
+}
+
+load_start=$(loadavg)
+log "meta_mount: $bin; $files files, 1 and $dirs directories, clients $client_counts, engines $engines; work dir $work"
+log "meta_mount: load average at start: $load_start ($(nproc) cores)"
+case ",$engines," in *,postgres,*) start_postgres ;; esac
+IFS=, read -r -a engine_list <<<"$engines"
+IFS=, read -r -a client_list <<<"$client_counts"
+for engine in "${engine_list[@]}"; do
+  case "$engine" in sqlite|postgres) ;; *) echo "meta_mount: unknown engine $engine" >&2; exit 2 ;; esac
+  for ndirs in 1 "$dirs"; do
+    for clients in "${client_list[@]}"; do run_config "$engine" "$ndirs" "$clients"; done
+  done
+  if [ "$do_scale" = 1 ]; then run_scale "$engine"; fi
+done
+load_end=$(loadavg)
+
+# ---- report ------------------------------------------------------------------
+echo
+echo "Metadata through the mount: $(basename "$bin") from $build, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "load average at start: $load_start, at end: $load_end ($(nproc) cores)"
+printf '%-8s %-10s %7s %-16s %8s %9s %10s %10s\n' engine layout clients phase ops seconds ops/s us/op
+awk '{ printf "%-8s %-10s %7d %-16s %8d %9.3f %10.0f %10.1f\n", $1, $2, $3, $4, $5, $6, $5 / $6, $6 * 1e6 * $3 / $5 }' "$results"
+if [ "$do_scale" = 1 ]; then
+  echo
+  echo "directory size: us/op of the last 1,000 (dir holds ~$scale entries) / us/op of the first 1,000 (target <= 1.5)"
+  awk -v s="$scale" '$2 == "scale" { us[$1 " " $4] = $6 * 1e6 / $5; e[$1] = 1 }
+    END { for (x in e) for (p = 1; p <= 2; p++) { op = p == 1 ? "create" : "stat"
+            a = us[x " " op "@1k"]; b = us[x " " op "@" s]
+            if (a > 0) printf "%-8s %-6s %8.1f us -> %8.1f us  ratio %.2f\n", x, op, a, b, b / a } }' "$results"
+fi
+echo
+echo "targets (PostgreSQL, 1 client, one directory): >= 1,000 creates/s, >= 5,000 stats/s"

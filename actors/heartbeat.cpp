@@ -17,8 +17,12 @@ caf::behavior heartbeat(caf::event_based_actor* self, caf::actor meta, uint64_t 
         self->request(meta, kMetaTimeout, msg::heartbeat_atom::value, session, now_ns())
             .then([]() {},
                   [=](caf::error& e) {
-                    spdlog::warn("session {} heartbeat failed: {}", session,
-                                 from_caf_error(e).msg);
+                    Status s = from_caf_error(e);
+                    if (s.err == ENOENT)   // another mount's cleaner took this one for dead
+                      spdlog::critical("session {} was ended as stale by another mount: writes not yet "
+                                       "committed will fail; remount: {}", session, s.msg);
+                    else
+                      spdlog::warn("session {} heartbeat failed: {}", session, s.msg);
                   });
         self->delayed_send(self, interval, msg::tick_atom::value);
       },

@@ -282,7 +282,7 @@ void cut_one(self_ptr self, WSlice& s) {
   // commit moves it where the file really ends by then.
   uint64_t begin_chunk = s.append ? s.est_off / st.cfg.chunk_size : s.chunk;
   self->request(st.cfg.meta, kMetaTimeout, msg::begin_atom::value, st.cfg.ino, begin_chunk,
-                st.cfg.session)
+                st.cfg.session, s.len)
       .then(
           [=](uint64_t id) {
             self->state.inflight.at(seq).id = id;

@@ -33,6 +33,7 @@ using dead_atom = caf::atom_constant<caf::atom("dead")>;
 using forget_atom = caf::atom_constant<caf::atom("forget")>;
 using heartbeat_atom = caf::atom_constant<caf::atom("heartbeat")>;
 using close_sess_atom = caf::atom_constant<caf::atom("closesess")>;
+using stale_atom = caf::atom_constant<caf::atom("stale")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
 
 // store workers
@@ -107,6 +108,11 @@ typename I::result_type inspect(I& f, Slice& x) {
 template <class I>
 typename I::result_type inspect(I& f, FsStats& x) {
   return f(caf::meta::type_name("FsStats"), x.used_bytes, x.inodes);
+}
+template <class I>
+typename I::result_type inspect(I& f, SessionInfo& x) {
+  return f(caf::meta::type_name("SessionInfo"), x.id, x.host, x.pid, x.mountpoint, x.version, x.started_ns,
+           x.heartbeat_ns, x.expiry_ns);
 }
 template <class I>
 typename I::result_type inspect(I& f, DeadBlock& x) {

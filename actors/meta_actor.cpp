@@ -40,8 +40,8 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
       [=](truncate_atom, uint64_t ino, uint64_t size, int64_t now) {
         return to_caf_result(m->truncate(ino, size, now));
       },
-      [=](begin_atom, uint64_t ino, uint64_t chunk, uint64_t session) {
-        return to_caf_result(m->begin_slice(ino, chunk, session));
+      [=](begin_atom, uint64_t ino, uint64_t chunk, uint64_t session, uint64_t len) {
+        return to_caf_result(m->begin_slice(ino, chunk, session, len));
       },
       [=](commit_atom, const meta::Slice& s, uint64_t min_size, int64_t now) {
         return to_caf_result(m->commit_slice(s, min_size, now));
@@ -61,6 +61,9 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
         return to_caf_result(m->heartbeat(session, now));
       },
       [=](close_sess_atom, uint64_t session) { return to_caf_result(m->close_session(session)); },
+      [=](stale_atom, uint64_t me, int64_t now, int64_t lease_ns) {
+        return to_caf_result(m->stale_sessions(me, now, lease_ns));
+      },
       [=](sync_atom) { return to_caf_result(m->sync()); },
   };
 }

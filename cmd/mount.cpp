@@ -15,6 +15,7 @@
 #include "actors/bridge.hpp"
 #include "actors/deleter.hpp"
 #include "actors/heartbeat.hpp"
+#include "actors/session_cleaner.hpp"
 #include "actors/meta_service.hpp"
 #include "actors/store_workers.hpp"
 #include "cmd/commands.hpp"
@@ -29,7 +30,6 @@ namespace s3l::cmd {
 
 namespace {
 
-constexpr auto kHeartbeat = std::chrono::seconds(12);
 constexpr auto kDeleterInterval = std::chrono::seconds(2);
 constexpr auto kDeleteDelay = std::chrono::seconds(2);
 constexpr size_t kReaderWorkers = 8;
@@ -68,6 +68,8 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
   si.version = S3L_VERSION;
   si.started_ns = now_ns();
   si.heartbeat_ns = si.started_ns;
+  const auto heartbeat_every = std::chrono::seconds(o.heartbeat_s);
+  si.expiry_ns = 5 * std::chrono::nanoseconds(heartbeat_every).count();
   auto sid = meta->register_session(si);
   if (!sid.ok()) return fail("mount", "registering the session: " + sid.msg());
   auto cache = store::BlockCache::open(cache_dir, o.cache_size);
@@ -90,7 +92,8 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     auto workers = spawn_store_workers(sys, v->store, cache.value, o.max_uploads, kReaderWorkers);
     auto deleter = spawn_deleter(sys, meta_actor, workers.uploads, v->settings.name,
                                  kDeleterInterval, kDeleteDelay);
-    auto heartbeat = spawn_heartbeat(sys, meta_actor, *sid, kHeartbeat);
+    auto heartbeat = spawn_heartbeat(sys, meta_actor, *sid, heartbeat_every);
+    auto cleaner = spawn_session_cleaner(sys, meta_actor, *sid, heartbeat_every);
     {
       VfsConfig vc;
       vc.session = *sid;
@@ -113,7 +116,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     Status d = bridge.call_void(deleter, kDataTimeout, msg::drain_atom::value);
     if (!d.ok()) spdlog::warn("deleting unreferenced objects at unmount: {}", d.msg);
     Bridge::release_this_thread();
-    for (auto& a : {heartbeat, deleter, meta_actor, workers.uploads, workers.readers})
+    for (auto& a : {cleaner, heartbeat, deleter, meta_actor, workers.uploads, workers.readers})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
   fs.unmount();

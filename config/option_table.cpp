@@ -277,6 +277,10 @@ CommandSpec command_spec(Command c, Invocation& inv) {
                                    kMaxFuseThreads));
       s.options.push_back(seconds_opt("attr-timeout", "kernel cache time of attributes: 0 to 86400", &o.attr_timeout));
       s.options.push_back(seconds_opt("entry-timeout", "kernel cache time of names: 0 to 86400", &o.entry_timeout));
+      s.options.push_back(uint_opt("heartbeat",
+                                   "seconds between session heartbeats, 1 to 3600; a mount silent for 5 times "
+                                   "this is taken for dead and what it held is recovered",
+                                   &o.heartbeat_s, 1, 3600));
       s.options.push_back(flag_opt("allow-other", 0, "let other users access the mount", &o.allow_other));
       s.options.push_back(flag_opt("no-default-permissions", 0,
                                    "do not let the kernel check permission bits", &o.default_permissions, true));

@@ -56,6 +56,9 @@ struct MountOptions {
   uint32_t fuse_threads = 16;           // --fuse-threads N
   double attr_timeout = 1.0;            // --attr-timeout SECONDS
   double entry_timeout = 1.0;           // --entry-timeout SECONDS
+  // --heartbeat SECONDS: how often the session row is refreshed; a session
+  // silent for 5 x this is stale and other mounts' cleaner recovers it.
+  uint32_t heartbeat_s = 12;
   bool allow_other = false;             // --allow-other
   bool default_permissions = true;      // --no-default-permissions turns kernel checks off
   uint32_t readahead_blocks = 2;        // --readahead N blocks beyond the one being read

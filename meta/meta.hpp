@@ -39,10 +39,19 @@ class Meta {
   // ---- sessions (each mount is one) -----------------------------------------
   virtual Result<uint64_t> register_session(const SessionInfo& info) = 0;
   virtual Status heartbeat(uint64_t session, int64_t now_ns) = 0;
-  // Clean end of a session: purges its orphan inodes and pending slices
-  // (their blocks go to the dead-block queue), then deletes the session row.
+  // End of a session, clean or not: purges its orphan inodes, drops its
+  // pending slices (the objects their uploads may have created, named from
+  // the planned length, go to the dead-block queue) and locks, then deletes
+  // the session row. A later commit of one of its slices fails (EINVAL).
   virtual Status close_session(uint64_t session) = 0;
   virtual Result<std::vector<SessionInfo>> list_sessions() = 0;
+  // The session cleaner's step, one transaction: takes or renews the
+  // "cleaner" lease for session `me` until now + lease_ns (only one session
+  // holds it at a time; an expired lease is taken over), and if `me` holds it
+  // returns the other sessions whose heartbeat is older than their expiry.
+  // Empty if another session holds the lease. Each is then ended with
+  // close_session(), which works the same for a dead session.
+  virtual Result<std::vector<SessionInfo>> stale_sessions(uint64_t me, int64_t now_ns, int64_t lease_ns) = 0;
 
   // ---- namespace -----------------------------------------------------------
   virtual Result<Attr> lookup(uint64_t parent, const std::string& name) = 0;
@@ -83,7 +92,10 @@ class Meta {
   virtual Result<Attr> truncate(uint64_t ino, uint64_t size, int64_t now_ns) = 0;
   // Allocates a slice id and records the slice as pending (owned by session)
   // before any of its blocks is uploaded.
-  virtual Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session) = 0;
+  // `len` is the slice's planned length: with the block size it names every
+  // object the upload may create, so a session cleaner can delete them after
+  // a crash (the pending row is all that is left then).
+  virtual Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session, uint64_t len = 0) = 0;
   // THE write commit, one transaction: inserts the slice's blocks and
   // slice_blocks, marks the slice committed with its pos/len, and raises the
   // inode size to at least `min_size` and sets mtime/ctime. ENOENT if the

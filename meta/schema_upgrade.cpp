@@ -5,7 +5,10 @@
 //   1  first release: inodes, entries, chunks, slices, blocks, slice_blocks, ...
 //   2  slices.off: a slice may start inside its blocks' data, so that an append
 //      landing across a chunk end is two rows sharing one upload.
+//   3  sessions.expiry (each session says when it counts as dead) and leases
+//      (one session cleaner at a time across all mounts).
 #include <cerrno>
+#include <vector>
 
 #include "meta/sql_meta.hpp"
 
@@ -14,11 +17,13 @@ namespace {
 
 struct Step {
   uint32_t to;
-  const char* sql;
+  std::vector<const char*> sql;
 };
 
 const Step kSteps[] = {
-    {2, "ALTER TABLE slices ADD COLUMN off BIGINT NOT NULL DEFAULT 0"},
+    {2, {"ALTER TABLE slices ADD COLUMN off BIGINT NOT NULL DEFAULT 0"}},
+    {3, {"ALTER TABLE sessions ADD COLUMN expiry BIGINT NOT NULL DEFAULT 60000000000",
+         "CREATE TABLE leases (name TEXT PRIMARY KEY, holder BIGINT NOT NULL, until BIGINT NOT NULL)"}},
 };
 
 }  // namespace
@@ -45,7 +50,8 @@ Result<uint32_t> SqlMeta::upgrade_schema() {
     if (found == kSchemaVersion) return static_cast<uint32_t>(found);
     conn_->clear_statements();   // DDL follows: no prepared statement may survive it
     for (const Step& s : kSteps)
-      if (s.to > found) conn_->exec(s.sql);
+      if (s.to > found)
+        for (const char* sql : s.sql) conn_->exec(sql);
     Query(*conn_, "UPDATE schema_version SET version = $1 WHERE id = 1").bind(1, kSchemaVersion).run();
     return static_cast<uint32_t>(found);
   });

@@ -156,7 +156,7 @@ Result<Attr> SqlMeta::truncate(uint64_t ino, uint64_t size, int64_t now) {
   });
 }
 
-Result<uint64_t> SqlMeta::begin_slice(uint64_t ino, uint64_t chunk, uint64_t session) {
+Result<uint64_t> SqlMeta::begin_slice(uint64_t ino, uint64_t chunk, uint64_t session, uint64_t len) {
   return run("begin slice", Tx::kWrite, [&]() -> Result<uint64_t> {
     auto n = load_inode(ino);
     if (!n) return Status::Error(ENOENT, "inode " + std::to_string(ino) + " does not exist");
@@ -164,10 +164,14 @@ Result<uint64_t> SqlMeta::begin_slice(uint64_t ino, uint64_t chunk, uint64_t ses
       return Status::Error(n->is_dir() ? EISDIR : EINVAL, "inode " + std::to_string(ino) + " is not a regular file");
     if (chunk > kMaxFileSize / settings().chunk_size)
       return Status::Error(EFBIG, "chunk " + std::to_string(chunk) + " lies beyond the largest file size");
+    if (len > settings().chunk_size)
+      return Status::Error(EINVAL, "a slice of " + std::to_string(len) + " bytes does not fit in a chunk");
     uint64_t id = alloc_id(slice_ids_, "next_slice", 64);
+    // A pending row's len is the planned length (its objects' names); the
+    // commit sets the real place and length.
     Query(*conn_, "INSERT INTO slices (id, ino, chunk, pos, len, zero, status, session, created) "
-                  "VALUES ($1, $2, $3, 0, 0, 0, 0, $4, $5)")
-        .bind(1, id).bind(2, ino).bind(3, chunk).bind(4, session).bind(5, now_ns()).run();
+                  "VALUES ($1, $2, $3, 0, $6, 0, 0, $4, $5)")
+        .bind(1, id).bind(2, ino).bind(3, chunk).bind(4, session).bind(5, now_ns()).bind(6, len).run();
     return id;
   });
 }

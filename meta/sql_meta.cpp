@@ -18,7 +18,7 @@ namespace {
 // Every table of the schema, for format --force. Kept in sync with meta/sql/*_schema.sql.
 const char* const kTables[] = {"schema_version", "settings", "counters", "inodes",  "entries",
                                "symlinks",       "chunks",   "slices",   "blocks",  "slice_blocks",
-                               "sessions",       "orphans",  "dead_blocks", "xattrs", "locks"};
+                               "sessions",       "orphans",  "dead_blocks", "xattrs", "locks", "leases"};
 
 bool is_power_of_two(uint64_t v) { return v && !(v & (v - 1)); }
 

@@ -39,6 +39,7 @@ class SqlMeta final : public Meta {
   Status sync() override;
   Status close_session(uint64_t session) override;
   Result<std::vector<SessionInfo>> list_sessions() override;
+  Result<std::vector<SessionInfo>> stale_sessions(uint64_t me, int64_t now_ns, int64_t lease_ns) override;
 
   Result<Attr> lookup(uint64_t parent, const std::string& name) override;
   Result<Attr> getattr(uint64_t ino) override;
@@ -58,7 +59,7 @@ class SqlMeta final : public Meta {
   Status purge(uint64_t ino) override;
 
   Result<Attr> truncate(uint64_t ino, uint64_t size, int64_t now_ns) override;
-  Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session) override;
+  Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session, uint64_t len = 0) override;
   Result<Attr> commit_slice(const Slice& s, uint64_t min_size, int64_t now_ns) override;
   Result<Attr> commit_append(const Slice& s, int64_t now_ns) override;
   Status abort_slice(uint64_t slice_id) override;

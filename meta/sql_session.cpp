@@ -11,8 +11,8 @@ Result<uint64_t> SqlMeta::register_session(const SessionInfo& info) {
     IdBatch one;   // sessions are rare: no batching, ids stay dense
     uint64_t id = alloc_id(one, "next_session", 1);
     int64_t started = info.started_ns ? info.started_ns : now_ns();
-    Query(*conn_, "INSERT INTO sessions (id, host, pid, mountpoint, version, started, heartbeat) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    Query(*conn_, "INSERT INTO sessions (id, host, pid, mountpoint, version, started, heartbeat, expiry) "
+                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(1, id)
         .text(2, info.host)
         .bind(3, info.pid)
@@ -20,6 +20,7 @@ Result<uint64_t> SqlMeta::register_session(const SessionInfo& info) {
         .text(5, info.version)
         .bind(6, started)
         .bind(7, info.heartbeat_ns ? info.heartbeat_ns : started)
+        .bind(8, info.expiry_ns > 0 ? info.expiry_ns : kDefaultSessionExpiryNs)
         .run();
     return id;
   });
@@ -55,8 +56,24 @@ Status SqlMeta::close_session(uint64_t session) {
     for (uint64_t ino : orphans) purge_in_tx(ino, now);
     // Rows purge left (an orphan that was linked again) are no longer this session's.
     Query(*conn_, "DELETE FROM orphans WHERE session = $1").bind(1, session).run();
-    // Pending slices: their blocks were never recorded unless something did so;
-    // release_slices queues whatever was.
+    // Pending slices: the objects their uploads may have stored are named by
+    // (id, planned length); queue them all (deleting a missing one is fine).
+    {
+      std::vector<std::pair<uint64_t, uint64_t>> pending;
+      {
+        Query q(*conn_, "SELECT id, len FROM slices WHERE session = $1 AND status = 0");
+        q.bind(1, session);
+        while (q.next()) pending.emplace_back(q.u64(0), q.u64(1));
+      }
+      const uint64_t bs = settings().block_size;
+      for (auto& [id, len] : pending) {
+        std::vector<Block> blocks;
+        uint32_t idx = 0;
+        for (uint64_t off = 0; off < len; off += bs, ++idx)
+          blocks.push_back(Block{0, id, idx, static_cast<uint32_t>(std::min(bs, len - off)), ""});
+        bury_blocks(blocks, id, now);
+      }
+    }
     release_slices("SELECT id FROM slices WHERE session = $1 AND status = 0", static_cast<int64_t>(session), now);
     Query(*conn_, "DELETE FROM locks WHERE session = $1").bind(1, session).run();
     Query(*conn_, "DELETE FROM sessions WHERE id = $1").bind(1, session).run();
@@ -67,7 +84,7 @@ Status SqlMeta::close_session(uint64_t session) {
 Result<std::vector<SessionInfo>> SqlMeta::list_sessions() {
   return run("list sessions", Tx::kNone, [&]() -> Result<std::vector<SessionInfo>> {
     std::vector<SessionInfo> out;
-    Query q(*conn_, "SELECT id, host, pid, mountpoint, version, started, heartbeat FROM sessions ORDER BY id");
+    Query q(*conn_, "SELECT id, host, pid, mountpoint, version, started, heartbeat, expiry FROM sessions ORDER BY id");
     while (q.next()) {
       SessionInfo s;
       s.id = q.u64(0);
@@ -77,6 +94,37 @@ Result<std::vector<SessionInfo>> SqlMeta::list_sessions() {
       s.version = q.str(4);
       s.started_ns = q.i64(5);
       s.heartbeat_ns = q.i64(6);
+      s.expiry_ns = q.i64(7);
+      out.push_back(std::move(s));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<SessionInfo>> SqlMeta::stale_sessions(uint64_t me, int64_t now, int64_t lease_ns) {
+  return run("stale sessions", Tx::kWrite, [&]() -> Result<std::vector<SessionInfo>> {
+    std::vector<SessionInfo> out;
+    Query(*conn_, "INSERT INTO leases (name, holder, until) VALUES ('cleaner', $1, $2) "
+                  "ON CONFLICT (name) DO UPDATE SET holder = $1, until = $2 "
+                  "WHERE leases.holder = $1 OR leases.until < $3")
+        .bind(1, me).bind(2, now + lease_ns).bind(3, now).run();
+    {
+      Query q(*conn_, "SELECT holder FROM leases WHERE name = 'cleaner'");
+      if (!q.next() || q.u64(0) != me) return out;   // another cleaner acts
+    }
+    Query q(*conn_, "SELECT id, host, pid, mountpoint, version, started, heartbeat, expiry FROM sessions "
+                    "WHERE id <> $1 AND heartbeat < $2 - expiry ORDER BY id");
+    q.bind(1, me).bind(2, now);
+    while (q.next()) {
+      SessionInfo s;
+      s.id = q.u64(0);
+      s.host = q.str(1);
+      s.pid = q.i64(2);
+      s.mountpoint = q.str(3);
+      s.version = q.str(4);
+      s.started_ns = q.i64(5);
+      s.heartbeat_ns = q.i64(6);
+      s.expiry_ns = q.i64(7);
       out.push_back(std::move(s));
     }
     return out;

@@ -9,10 +9,11 @@ namespace s3l::meta {
 
 constexpr uint64_t kRootIno = 1;
 constexpr uint32_t kFormatVersion = 1;   // volume settings layout ("format-version")
-constexpr uint32_t kSchemaVersion = 2;   // SQL schema ("schema_version" table); history in meta/schema_upgrade.cpp
+constexpr uint32_t kSchemaVersion = 3;   // SQL schema ("schema_version" table); history in meta/schema_upgrade.cpp
 constexpr uint64_t kDefaultChunkSize = 64ull << 20;
 constexpr uint64_t kDefaultBlockSize = 4ull << 20;
 constexpr size_t kMaxNameLen = 255;
+constexpr int64_t kDefaultSessionExpiryNs = 60'000'000'000;   // 5 x the default 12 s heartbeat
 
 struct Attr {
   uint64_t ino = 0;
@@ -99,6 +100,9 @@ struct SessionInfo {
   std::string version;
   int64_t started_ns = 0;
   int64_t heartbeat_ns = 0;
+  // Stale when the last heartbeat is older than this: the session cleaner of
+  // another mount then recovers what it held (5 x the heartbeat interval).
+  int64_t expiry_ns = kDefaultSessionExpiryNs;
 };
 
 struct FsStats {

@@ -1,4 +1,4 @@
--- S3LayerFS metadata schema for PostgreSQL, schema version 2 (kSchemaVersion in meta/types.hpp).
+-- S3LayerFS metadata schema for PostgreSQL, schema version 3 (kSchemaVersion in meta/types.hpp).
 -- The same tables, columns and indexes as meta/sql/sqlite_schema.sql, in PostgreSQL types.
 -- Embedded into the binary at build time (meta/CMakeLists.txt) and run by format(),
 -- inside format's transaction (PostgreSQL DDL is transactional: format is all or nothing).
@@ -105,7 +105,17 @@ CREATE TABLE sessions (
   mountpoint TEXT NOT NULL,
   version    TEXT NOT NULL,
   started    BIGINT NOT NULL,
-  heartbeat  BIGINT NOT NULL
+  -- expiry (v3): stale when heartbeat < now - expiry (ns).
+  heartbeat  BIGINT NOT NULL,
+  expiry     BIGINT NOT NULL DEFAULT 60000000000
+);
+
+-- v3: background jobs that one mount at a time may run (the session cleaner):
+-- held by a session until `until` (ns); taken over once expired.
+CREATE TABLE leases (
+  name   TEXT PRIMARY KEY,
+  holder BIGINT NOT NULL,
+  until  BIGINT NOT NULL
 );
 
 -- Inodes with nlink 0 still open in a session; purged after the last close.

@@ -1,4 +1,4 @@
--- S3LayerFS metadata schema for SQLite, schema version 2 (kSchemaVersion in meta/types.hpp).
+-- S3LayerFS metadata schema for SQLite, schema version 3 (kSchemaVersion in meta/types.hpp).
 -- Embedded into the binary at build time (meta/CMakeLists.txt) and run by format().
 -- Conventions: ids, sizes and offsets are int64 (all < 2^63); times are int64
 -- nanoseconds since the epoch; booleans are 0/1; names and symlink targets are
@@ -101,7 +101,17 @@ CREATE TABLE sessions (
   mountpoint TEXT NOT NULL,
   version    TEXT NOT NULL,
   started    INTEGER NOT NULL,
-  heartbeat  INTEGER NOT NULL
+  -- expiry (v3): stale when heartbeat < now - expiry (ns).
+  heartbeat  INTEGER NOT NULL,
+  expiry     INTEGER NOT NULL DEFAULT 60000000000
+);
+
+-- v3: background jobs that one mount at a time may run (the session cleaner):
+-- held by a session until `until` (ns); taken over once expired.
+CREATE TABLE leases (
+  name   TEXT PRIMARY KEY,
+  holder INTEGER NOT NULL,
+  until  INTEGER NOT NULL
 );
 
 -- Inodes with nlink 0 still open in a session; purged after the last close.

@@ -9,8 +9,11 @@ using namespace s3l::meta::test;
 
 namespace {
 
-// Turns the formatted volume back into what version 1 looked like.
+// Turns the formatted volume back into what version 1 looked like (undoes
+// the steps of meta/schema_upgrade.cpp).
 void downgrade_to_v1(MetaFixture& f) {
+  f.raw("DROP TABLE leases");
+  f.raw("ALTER TABLE sessions DROP COLUMN expiry");
   f.raw("ALTER TABLE slices DROP COLUMN off");
   f.raw("UPDATE schema_version SET version = 1");
 }

@@ -125,17 +125,18 @@ MountFixture::MountFixture(FixtureOptions opts) : opts_(std::move(opts)) {
   ::mkdir(mnt_.c_str(), 0755);
   daemon_log_path_ = root_ + "/daemon.log";
 
-  meta_url_ = env("S3L_TEST_META_URL");
+  const MountFixture* other = opts_.same_volume_as;
+  meta_url_ = other ? other->meta_url() : env("S3L_TEST_META_URL");
   custom_meta_ = !meta_url_.empty();
   if (!custom_meta_) meta_url_ = "sqlite3://" + root_ + "/meta.db";
-  storage_ = opts_.storage.empty() ? env("S3L_TEST_STORAGE") : opts_.storage;
-  custom_storage_ = opts_.storage.empty() && !storage_.empty() && !is_s3_auto(storage_);
+  storage_ = other ? other->storage_url() : opts_.storage.empty() ? env("S3L_TEST_STORAGE") : opts_.storage;
+  custom_storage_ = other || (opts_.storage.empty() && !storage_.empty() && !is_s3_auto(storage_));
   for (auto& a : split_spaces(env("S3L_TEST_MOUNT_ARGS"))) opts_.mount_args.push_back(a);
 
   try {
     if (storage_.empty()) storage_ = "file://" + root_ + "/objects";
     else if (is_s3_auto(storage_)) storage_ = auto_s3_bucket_url();
-    format();
+    if (!other) format();  // a second client mounts the volume as it is
     mount();
   } catch (...) {
     teardown();

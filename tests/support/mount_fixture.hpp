@@ -30,18 +30,27 @@
 
 namespace s3l::test {
 
+class MountFixture;
+
 struct FixtureOptions {
   std::string storage;                           // storage URL; "" = S3L_TEST_STORAGE or file://<tmp>/objects
   std::vector<std::string> format_args;          // appended to `format`
   std::vector<std::string> mount_args = {"--allow-other"};  // appended to `mount`
   milliseconds mount_timeout = milliseconds(20000);
   milliseconds unmount_timeout = milliseconds(120000);  // flushing dirty data may take a while
+  // A second client: mount the volume another fixture already formatted (its
+  // meta URL and storage URL) instead of formatting one. This fixture still
+  // has its own temp dir, mountpoint, cache dir, daemon log and daemon process
+  // group. Destroy it before `same_volume_as`, whose temp dir may hold the
+  // SQLite file and the objects. `storage` and `format_args` are then ignored.
+  const MountFixture* same_volume_as = nullptr;
 };
 
 class MountFixture {
  public:
-  // Creates the temp dir, formats and mounts. Throws std::runtime_error with
-  // the command, its exit status and its stderr if any step fails.
+  // Creates the temp dir, formats (unless opts.same_volume_as) and mounts.
+  // Throws std::runtime_error with the command, its exit status and its
+  // stderr if any step fails.
   explicit MountFixture(FixtureOptions opts = {});
   ~MountFixture();
   MountFixture(const MountFixture&) = delete;

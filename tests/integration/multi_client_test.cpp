@@ -1,0 +1,549 @@
+// Two daemons on one volume (issue 4): mount A and mount B are separate
+// `s3layerfs-daemon mount` processes on the same meta URL and storage URL,
+// at two mountpoints, with their own cache dirs. The contract under test:
+//  - close-to-open: after close (or fsync) on A, an open on B sees the full
+//    size and content, even if B had looked at or opened the file before;
+//  - names created concurrently through both mounts exist once, and exactly
+//    one of the two creators of each name succeeds (the other gets EEXIST);
+//  - rename/unlink/mkdir/rmdir on A are visible on B once B's kernel caches
+//    expire: within --entry-timeout / --attr-timeout (default 1 s).
+// Run on PostgreSQL (CTest multi_client_test_pg) and on SQLite (two processes
+// on one WAL database file: multi_client_test).
+#define BOOST_TEST_MODULE multi_client
+#include <boost/test/unit_test.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/fs_util.hpp"
+#include "tests/support/mount_fixture.hpp"
+
+using namespace s3l::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// ---- two mounts of one volume ------------------------------------------------
+
+FixtureOptions mount_opts(const std::vector<std::string>& extra, const MountFixture* first) {
+  FixtureOptions o;
+  o.mount_args.insert(o.mount_args.end(), extra.begin(), extra.end());
+  o.same_volume_as = first;
+  return o;
+}
+
+// A formats the volume and mounts it; B mounts the same volume as a second
+// client. Members are destroyed in reverse order: B goes before A, whose temp
+// dir may hold the SQLite file and the objects.
+struct TwoMounts {
+  explicit TwoMounts(const std::vector<std::string>& mount_args = {})
+      : a(mount_opts(mount_args, nullptr)), b(mount_opts(mount_args, &a)) {
+    BOOST_TEST_MESSAGE("mount A " << a.mountpoint() << " (daemon " << a.daemon_pid() << "), mount B "
+                                  << b.mountpoint() << " (daemon " << b.daemon_pid() << "), meta "
+                                  << a.meta_url());
+  }
+  // Clean unmount of both (any dirty data must commit) and fsck of the volume.
+  void unmount_and_fsck() {
+    b.unmount();
+    a.unmount();
+    RunResult f = a.fsck();
+    BOOST_CHECK_MESSAGE(f.code() == 0, "fsck after both mounts are gone:\n" << f.describe());
+  }
+  MountFixture a;
+  MountFixture b;
+};
+
+// Runs on_a and on_b in two threads released at the same moment, so that
+// they race, and waits for both. Exceptions are rethrown here (first A, then
+// B). The bodies must not use BOOST_CHECK (not thread-safe): record, then
+// check after race() returns.
+void race(const std::function<void()>& on_a, const std::function<void()>& on_b) {
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  auto body = [start](const std::function<void()>& fn) {
+    start.wait();
+    fn();
+  };
+  auto fa = std::async(std::launch::async, body, on_a);
+  auto fb = std::async(std::launch::async, body, on_b);
+  go.set_value();
+  fa.get();
+  fb.get();
+}
+
+// ---- small syscall helpers -----------------------------------------------------
+
+int err_of(int rc) { return rc == -1 ? errno : 0; }
+
+std::string random_bytes(uint64_t seed, size_t n) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&s[i], &v, 8);
+  }
+  for (uint64_t v = rng(); i < n; ++i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+// Reads an open file from offset 0 to EOF (read(2), so the kernel's idea of
+// the size limits it, as it does for any program).
+std::string read_fd_to_end(int fd, const std::string& what) {
+  std::string out;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    ssize_t n = ::pread(fd, &buf[0], buf.size(), static_cast<off_t>(out.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("pread " + what + ": " + errno_name(errno));
+    if (n == 0) return out;
+    out.append(buf.data(), static_cast<size_t>(n));
+  }
+}
+
+int open_or_throw(const std::string& path, int flags, mode_t mode = 0644) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw std::runtime_error("open " + path + ": " + errno_name(errno));
+  return fd;
+}
+
+void close_or_throw(int fd, const std::string& what) {
+  if (::close(fd) != 0) throw std::runtime_error("close " + what + ": " + errno_name(errno));
+}
+
+// What B shows of `path` compared with `want`: "" if byte-exact, else how it
+// differs (fstat size and read(2) content both checked).
+std::string compare_on_open(const std::string& path, const std::string& want) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "open: " + errno_name(errno);
+  struct stat st;
+  std::string problem;
+  if (::fstat(fd, &st) != 0) problem = "fstat: " + errno_name(errno);
+  else if (static_cast<uint64_t>(st.st_size) != want.size())
+    problem = "fstat size " + std::to_string(st.st_size) + ", expected " + std::to_string(want.size());
+  std::string got;
+  try {
+    got = read_fd_to_end(fd, path);
+  } catch (const std::exception& e) {
+    problem += (problem.empty() ? "" : "; ") + std::string(e.what());
+  }
+  ::close(fd);
+  if (got != want) problem += (problem.empty() ? "" : "; ") + std::string("read: ") + first_difference(got, want);
+  return problem;
+}
+
+std::set<std::string> list_dir(const std::string& path, std::vector<std::string>* dupes = nullptr) {
+  std::set<std::string> names;
+  DIR* d = ::opendir(path.c_str());
+  if (!d) throw std::runtime_error("opendir " + path + ": " + errno_name(errno));
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    if (!names.insert(n).second && dupes) dupes->push_back(n);
+    errno = 0;
+  }
+  int e = errno;
+  ::closedir(d);
+  if (e) throw std::runtime_error("readdir " + path + ": " + errno_name(e));
+  return names;
+}
+
+std::string describe(const std::set<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : " ") + n;
+  return "{" + s + "}";
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Polls `observe` (what B shows: "" once it is what A made it) until it
+// passes or `limit_s` seconds have passed since `since`. Returns the seconds
+// it took, or -1 after a failed check naming the last observation.
+double wait_visible(const std::string& what, const std::function<std::string()>& observe,
+                    Clock::time_point since, double limit_s) {
+  std::string last;
+  for (;;) {
+    try {
+      last = observe();
+    } catch (const std::exception& e) {
+      last = e.what();
+    }
+    if (last.empty()) return seconds_since(since);
+    if (seconds_since(since) > limit_s) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_ERROR(what << ": not visible on B " << limit_s << " s after the change on A; B shows: " << last);
+  return -1;
+}
+
+// "" if lstat(path) fails with ENOENT, else what B still has there.
+std::string gone(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) return "still there (ino " + std::to_string(st.st_ino) + ")";
+  return errno == ENOENT ? "" : "lstat: " + errno_name(errno);
+}
+
+// "" if path is a directory with inode `ino`.
+std::string is_dir(const std::string& path, ino_t ino) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return "lstat: " + errno_name(errno);
+  if (!S_ISDIR(st.st_mode)) return "not a directory";
+  if (st.st_ino != ino) return "ino " + std::to_string(st.st_ino) + ", expected " + std::to_string(ino);
+  return "";
+}
+
+// "" if path is a regular file with inode `ino` and content `want`.
+std::string is_file(const std::string& path, ino_t ino, const std::string& want) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return "lstat: " + errno_name(errno);
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (st.st_ino != ino) return "ino " + std::to_string(st.st_ino) + ", expected " + std::to_string(ino);
+  return compare_on_open(path, want);
+}
+
+}  // namespace
+
+// ---- 1. close-to-open ------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(new_files_written_on_a_read_byte_exact_on_b) {
+  TwoMounts m;
+  BOOST_REQUIRE_EQUAL(::mkdir(m.a.path("c2o").c_str(), 0755), 0);
+  const uint64_t seed = static_cast<uint64_t>(std::random_device{}()) << 32 | std::random_device{}();
+  BOOST_TEST_MESSAGE("content seed " << seed);
+  const std::vector<size_t> sizes = {0, 1, (4u << 20) + 1, 20u << 20};
+  std::map<std::string, std::string> written;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const std::string name = "c2o/f" + std::to_string(sizes[i]);
+    written[name] = random_bytes(seed + i, sizes[i]);
+    write_file(m.a.path(name), written[name]);   // open, write, close on A
+  }
+  // B never looked these names up: its first lookup and open must find them.
+  for (const auto& [name, data] : written) {
+    BOOST_CHECK_MESSAGE(compare_on_open(m.b.path(name), data).empty(),
+                        "B reading " << name << " (" << data.size() << " bytes written and closed on A): "
+                                     << compare_on_open(m.b.path(name), data));
+    BOOST_CHECK_EQUAL(stat_path(m.b.path(name)).st_ino, stat_path(m.a.path(name)).st_ino);
+  }
+  m.unmount_and_fsck();
+}
+
+// B has read the file (its kernel caches the size, its pages, the entry);
+// A rewrites it in place and closes; B's next open must see the new size and
+// every new byte, at once, with no timeout to wait for.
+BOOST_AUTO_TEST_CASE(rewrite_on_a_seen_by_next_open_on_b) {
+  TwoMounts m;
+  const std::string name = "rewritten";
+  const uint64_t seed = static_cast<uint64_t>(std::random_device{}());
+  BOOST_TEST_MESSAGE("content seed " << seed);
+  struct Step {
+    const char* what;
+    size_t size;
+  };
+  // Grow past the size B cached, shrink below it, grow across block borders.
+  const std::vector<Step> steps = {{"initial", 3u << 20},
+                                   {"grown", (5u << 20) + 123},
+                                   {"shrunk", 4096},
+                                   {"grown to 20 MiB", 20u << 20}};
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const std::string data = random_bytes(seed + i, steps[i].size);
+    write_file(m.a.path(name), data);   // O_TRUNC rewrite, close
+    const std::string seen = compare_on_open(m.b.path(name), data);
+    BOOST_CHECK_MESSAGE(seen.empty(), "step '" << steps[i].what << "' (" << data.size()
+                                               << " bytes rewritten and closed on A): B's next open: " << seen);
+  }
+
+  // Same size, new bytes in the middle (pwrite, no O_TRUNC): B's cached pages
+  // of the old content must not be served after its next open.
+  {
+    std::string data = random_bytes(seed + 100, 1u << 20);
+    write_file(m.a.path(name), data);
+    BOOST_REQUIRE_MESSAGE(compare_on_open(m.b.path(name), data).empty(), "B before the in-place overwrite");
+    const std::string patch = random_bytes(seed + 101, 10000);
+    int fd = open_or_throw(m.a.path(name), O_WRONLY);
+    pwrite_all(fd, patch.data(), patch.size(), 300000, "A: " + name);
+    close_or_throw(fd, "A: " + name);
+    data.replace(300000, patch.size(), patch);
+    const std::string seen = compare_on_open(m.b.path(name), data);
+    BOOST_CHECK_MESSAGE(seen.empty(), "in-place overwrite of 10000 bytes at 300000 on A: B's next open: " << seen);
+  }
+
+  // fsync instead of close: A keeps its descriptor open.
+  {
+    const std::string data = random_bytes(seed + 200, (6u << 20) + 5);
+    int fd = open_or_throw(m.a.path(name), O_WRONLY | O_TRUNC);
+    pwrite_all(fd, data.data(), data.size(), 0, "A: " + name);
+    BOOST_REQUIRE_EQUAL(err_of(::fsync(fd)), 0);
+    const std::string seen = compare_on_open(m.b.path(name), data);
+    BOOST_CHECK_MESSAGE(seen.empty(), "rewritten and fsynced (still open) on A: B's next open: " << seen);
+    close_or_throw(fd, "A: " + name);
+  }
+  m.unmount_and_fsck();
+}
+
+// B holds the file open across A's rewrite; B closes and reopens: the new
+// content, whatever B's daemon still had for its open inode.
+BOOST_AUTO_TEST_CASE(b_open_during_rewrite_sees_new_content_after_reopen) {
+  TwoMounts m;
+  const std::string name = "held";
+  const uint64_t seed = static_cast<uint64_t>(std::random_device{}());
+  BOOST_TEST_MESSAGE("content seed " << seed);
+  const std::string old_data = random_bytes(seed, (2u << 20) + 77);
+  write_file(m.a.path(name), old_data);
+
+  int held = open_or_throw(m.b.path(name), O_RDONLY);
+  BOOST_REQUIRE_MESSAGE(read_fd_to_end(held, "B: " + name) == old_data, "B's first read");
+
+  const std::string new_data = random_bytes(seed + 1, (9u << 20) + 3);
+  write_file(m.a.path(name), new_data);
+  close_or_throw(held, "B: " + name);
+  std::string seen = compare_on_open(m.b.path(name), new_data);
+  BOOST_CHECK_MESSAGE(seen.empty(), "B reopened after A's rewrite (B had it open meanwhile): " << seen);
+
+  // Again while another descriptor of B stays open the whole time, so B's
+  // daemon keeps its open inode (and what it cached for it) alive.
+  int keeper = open_or_throw(m.b.path(name), O_RDONLY);
+  BOOST_REQUIRE_MESSAGE(read_fd_to_end(keeper, "B: " + name) == new_data, "B's keeper read");
+  const std::string third = random_bytes(seed + 2, (1u << 20) + 9);
+  write_file(m.a.path(name), third);
+  seen = compare_on_open(m.b.path(name), third);
+  BOOST_CHECK_MESSAGE(seen.empty(), "B opened again while another B descriptor stayed open across A's rewrite: "
+                                        << seen);
+  close_or_throw(keeper, "B: " + name);
+  m.unmount_and_fsck();
+}
+
+// ---- 2. the same names created through both mounts at once ------------------------
+
+BOOST_AUTO_TEST_CASE(concurrent_creates_of_the_same_names) {
+  TwoMounts m;
+  constexpr int kNames = 500;
+  for (const char* d : {"files", "dirs", "shared"}) BOOST_REQUIRE_EQUAL(::mkdir(m.a.path(d).c_str(), 0755), 0);
+  auto name_of = [](int i) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "n%03d", i);
+    return std::string(buf);
+  };
+  auto tag = [](const char* who, int i) { return std::string(who) + ":" + std::to_string(i); };
+
+  // Per name and mount: 0 if that mount's call succeeded, else its errno.
+  std::vector<int> file_a(kNames), file_b(kNames), dir_a(kNames), dir_b(kNames);
+  // O_CREAT|O_EXCL: the winner writes its tag into the file it made.
+  auto create_files = [&](const MountFixture& mnt, const char* who, std::vector<int>& out) {
+    for (int i = 0; i < kNames; ++i) {
+      const std::string p = mnt.path("files/" + name_of(i));
+      int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      out[i] = fd >= 0 ? 0 : errno;
+      if (fd < 0) continue;
+      const std::string t = tag(who, i);
+      pwrite_all(fd, t.data(), t.size(), 0, p);
+      close_or_throw(fd, p);
+    }
+  };
+  auto make_dirs = [&](const MountFixture& mnt, std::vector<int>& out) {
+    for (int i = 0; i < kNames; ++i) out[i] = err_of(::mkdir(mnt.path("dirs/" + name_of(i)).c_str(), 0755));
+  };
+  const auto t0 = Clock::now();
+  race([&] { create_files(m.a, "A", file_a); }, [&] { create_files(m.b, "B", file_b); });
+  const double files_s = seconds_since(t0);
+  const auto t1 = Clock::now();
+  race([&] { make_dirs(m.a, dir_a); }, [&] { make_dirs(m.b, dir_b); });
+  const double dirs_s = seconds_since(t1);
+
+  int file_wins_a = 0, dir_wins_a = 0, bad = 0;
+  for (int i = 0; i < kNames && bad < 20; ++i) {
+    const bool files_ok = (file_a[i] == 0 && file_b[i] == EEXIST) || (file_a[i] == EEXIST && file_b[i] == 0);
+    const bool dirs_ok = (dir_a[i] == 0 && dir_b[i] == EEXIST) || (dir_a[i] == EEXIST && dir_b[i] == 0);
+    if (!files_ok || !dirs_ok) ++bad;
+    BOOST_CHECK_MESSAGE(files_ok, "open(O_CREAT|O_EXCL) of files/" << name_of(i) << ": A got "
+                                      << errno_name(file_a[i]) << ", B got " << errno_name(file_b[i])
+                                      << " (expected exactly one success and one EEXIST)");
+    BOOST_CHECK_MESSAGE(dirs_ok, "mkdir of dirs/" << name_of(i) << ": A got " << errno_name(dir_a[i])
+                                                  << ", B got " << errno_name(dir_b[i])
+                                                  << " (expected exactly one success and one EEXIST)");
+    file_wins_a += file_a[i] == 0;
+    dir_wins_a += dir_a[i] == 0;
+  }
+  BOOST_TEST_MESSAGE(kNames << " O_EXCL creates per mount in " << files_s << " s (A won " << file_wins_a << "), "
+                            << kNames << " mkdirs per mount in " << dirs_s << " s (A won " << dir_wins_a << ")");
+
+  // O_CREAT without O_EXCL: both opens succeed, on one and the same inode.
+  constexpr int kShared = 200;
+  std::vector<int64_t> ino_a(kShared), ino_b(kShared);
+  auto open_shared = [&](const MountFixture& mnt, std::vector<int64_t>& out) {
+    for (int i = 0; i < kShared; ++i) {
+      const std::string p = mnt.path("shared/" + name_of(i));
+      int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        out[i] = -errno;
+        continue;
+      }
+      struct stat st;
+      out[i] = ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_ino) : -errno;
+      ::close(fd);
+    }
+  };
+  race([&] { open_shared(m.a, ino_a); }, [&] { open_shared(m.b, ino_b); });
+  for (int i = 0, shown = 0; i < kShared && shown < 20; ++i) {
+    const bool ok = ino_a[i] > 0 && ino_a[i] == ino_b[i];
+    shown += !ok;
+    BOOST_CHECK_MESSAGE(ok, "open(O_CREAT) of shared/" << name_of(i) << " from both mounts: A "
+                                << (ino_a[i] > 0 ? "ino " + std::to_string(ino_a[i]) : errno_name(static_cast<int>(-ino_a[i])))
+                                << ", B "
+                                << (ino_b[i] > 0 ? "ino " + std::to_string(ino_b[i]) : errno_name(static_cast<int>(-ino_b[i])))
+                                << " (expected both to open the same inode)");
+  }
+
+  // Both mounts list every name exactly once, after B's and A's entry caches
+  // (1 s) have expired; each file holds its creator's tag on both mounts.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+  std::set<std::string> expected, expected_shared;
+  for (int i = 0; i < kNames; ++i) expected.insert(name_of(i));
+  for (int i = 0; i < kShared; ++i) expected_shared.insert(name_of(i));
+  for (const MountFixture* mnt : {&m.a, &m.b}) {
+    const char* side = mnt == &m.a ? "A" : "B";
+    for (const char* d : {"files", "dirs"}) {
+      std::vector<std::string> dupes;
+      const auto names = list_dir(mnt->path(d), &dupes);
+      BOOST_CHECK_MESSAGE(dupes.empty(), side << " lists " << d << "/ with duplicates: " << dupes.size());
+      BOOST_CHECK_MESSAGE(names == expected, side << " lists " << names.size() << " names in " << d << "/, expected "
+                                                  << kNames);
+    }
+    BOOST_CHECK_MESSAGE(list_dir(mnt->path("shared")) == expected_shared, side << " lists shared/ wrongly");
+    int wrong = 0;
+    for (int i = 0; i < kNames && wrong < 10; ++i) {
+      const std::string f = mnt->path("files/" + name_of(i)), d = mnt->path("dirs/" + name_of(i));
+      const std::string want = tag(file_a[i] == 0 ? "A" : "B", i);
+      std::string got;
+      try {
+        got = read_file(f);
+      } catch (const std::exception& e) {
+        got = e.what();
+      }
+      struct stat st;
+      const bool dir_ok = ::lstat(d.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_nlink == 2;
+      wrong += got != want || !dir_ok;
+      BOOST_CHECK_MESSAGE(got == want, side << " reads files/" << name_of(i) << " as '" << got << "', expected '"
+                                            << want << "' (its creator's tag)");
+      BOOST_CHECK_MESSAGE(dir_ok, side << ": dirs/" << name_of(i) << " is not an empty directory");
+    }
+  }
+  BOOST_CHECK_EQUAL(stat_path(m.b.path("dirs")).st_nlink, 2u + kNames);
+  m.unmount_and_fsck();
+}
+
+// ---- 3. namespace changes on A seen on B after the cache timeouts ------------------
+
+namespace {
+
+// Builds a small tree on A, lets B look at all of it (and at two names that
+// do not exist yet, so B caches negative entries too), changes it on A, and
+// polls B until it shows the new state. Fails if that takes longer than
+// `limit_s` after the last change on A. Returns the slowest latency seen.
+double namespace_changes_reach_b(TwoMounts& m, double limit_s) {
+  const std::string d = "tree";
+  BOOST_REQUIRE_EQUAL(::mkdir(m.a.path(d).c_str(), 0755), 0);
+  write_file(m.a.path(d + "/f1"), "one");
+  write_file(m.a.path(d + "/f2"), "two");
+  write_file(m.a.path(d + "/victim"), "victim content");
+  write_file(m.a.path(d + "/target"), "old target");
+  BOOST_REQUIRE_EQUAL(::mkdir(m.a.path(d + "/s").c_str(), 0755), 0);
+  BOOST_REQUIRE_EQUAL(::mkdir(m.a.path(d + "/s2").c_str(), 0755), 0);
+  write_file(m.a.path(d + "/s2/inner"), "inner");
+  const ino_t f1 = stat_path(m.a.path(d + "/f1")).st_ino;
+  const ino_t victim = stat_path(m.a.path(d + "/victim")).st_ino;
+  const ino_t s2 = stat_path(m.a.path(d + "/s2")).st_ino;
+
+  // B looks at everything: positive entries, attributes and pages cached,
+  // and negative entries for the names A is about to create.
+  const std::set<std::string> before = {"f1", "f2", "victim", "target", "s", "s2"};
+  BOOST_REQUIRE_MESSAGE(list_dir(m.b.path(d)) == before, "B lists " << describe(list_dir(m.b.path(d))));
+  for (const auto& n : before) stat_path(m.b.path(d + "/" + n));
+  BOOST_REQUIRE_EQUAL(read_file(m.b.path(d + "/target")), "old target");
+  BOOST_REQUIRE_EQUAL(read_file(m.b.path(d + "/s2/inner")), "inner");
+  for (const char* n : {"/g1", "/t"}) BOOST_REQUIRE_EQUAL(gone(m.b.path(d + n)), "");
+
+  // The changes, on A.
+  BOOST_REQUIRE_EQUAL(err_of(::rename(m.a.path(d + "/f1").c_str(), m.a.path(d + "/g1").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::unlink(m.a.path(d + "/f2").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rename(m.a.path(d + "/victim").c_str(), m.a.path(d + "/target").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rmdir(m.a.path(d + "/s").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::mkdir(m.a.path(d + "/t").c_str(), 0755)), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rename(m.a.path(d + "/s2").c_str(), m.a.path(d + "/s3").c_str())), 0);
+  const auto changed = Clock::now();
+  const ino_t t = stat_path(m.a.path(d + "/t")).st_ino;
+  const std::set<std::string> after = {"g1", "target", "t", "s3"};
+  BOOST_REQUIRE_MESSAGE(list_dir(m.a.path(d)) == after, "A lists " << describe(list_dir(m.a.path(d))));
+
+  const std::string b = m.b.path(d);
+  struct Expect {
+    std::string what;
+    std::function<std::string()> observe;
+  };
+  const std::vector<Expect> expectations = {
+      {"rename f1 -> g1 (new name)", [&] { return is_file(b + "/g1", f1, "one"); }},
+      {"rename f1 -> g1 (old name)", [&] { return gone(b + "/f1"); }},
+      {"unlink f2", [&] { return gone(b + "/f2"); }},
+      {"rename victim over target (target)", [&] { return is_file(b + "/target", victim, "victim content"); }},
+      {"rename victim over target (victim)", [&] { return gone(b + "/victim"); }},
+      {"rmdir s", [&] { return gone(b + "/s"); }},
+      {"mkdir t", [&] { return is_dir(b + "/t", t); }},
+      {"rename dir s2 -> s3 (new name)", [&] { return is_dir(b + "/s3", s2); }},
+      {"rename dir s2 -> s3 (content)", [&] { return compare_on_open(b + "/s3/inner", "inner"); }},
+      {"rename dir s2 -> s3 (old name)", [&] { return gone(b + "/s2"); }},
+      {"readdir", [&] {
+         auto names = list_dir(b);
+         return names == after ? "" : "lists " + describe(names);
+       }},
+  };
+  double slowest = 0;
+  for (const auto& e : expectations) {
+    const double took = wait_visible(e.what, e.observe, changed, limit_s);
+    BOOST_TEST_MESSAGE(e.what << ": visible on B after " << took << " s");
+    slowest = std::max(slowest, took);
+  }
+  // And the reverse direction: B's own change is seen by A.
+  BOOST_REQUIRE_EQUAL(err_of(::unlink(m.b.path(d + "/g1").c_str())), 0);
+  const auto b_changed = Clock::now();
+  slowest = std::max(slowest, wait_visible("unlink g1 on B, seen on A", [&] { return gone(m.a.path(d + "/g1")); },
+                                           b_changed, limit_s));
+  return slowest;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(namespace_changes_visible_after_short_timeouts) {
+  TwoMounts m({"--attr-timeout", "0.2", "--entry-timeout", "0.2"});
+  // 0.2 s of kernel caching plus scheduling slack on a busy 2-core machine.
+  const double slowest = namespace_changes_reach_b(m, 0.6);
+  BOOST_TEST_MESSAGE("with 0.2 s timeouts, the slowest change reached B after " << slowest << " s");
+  m.unmount_and_fsck();
+}
+
+BOOST_AUTO_TEST_CASE(namespace_changes_visible_within_default_timeouts) {
+  TwoMounts m;   // --attr-timeout / --entry-timeout default: 1 s
+  const double slowest = namespace_changes_reach_b(m, 1.5);
+  BOOST_TEST_MESSAGE("with the default 1 s timeouts, the slowest change reached B after " << slowest << " s");
+  m.unmount_and_fsck();
+}
+
+// ---- 4. O_APPEND from both mounts ----------------------------------------------------
+// RESERVED for the lead (atomic append-at-commit): "both append 1,000 records
+// to one file with O_APPEND and every record survives". Use TwoMounts for the
+// two clients and race() to start the two appenders at the same moment; check
+// after m.unmount_and_fsck() or from both mounts after reopening.

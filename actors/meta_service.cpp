@@ -1,5 +1,8 @@
 #include "actors/meta_service.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <atomic>
 
 #include "actors/messages.hpp"
@@ -40,15 +43,29 @@ struct RoutePolicy {
 
 }  // namespace
 
+MetaConnSplit split_meta_conns(size_t total, bool serial_writers) {
+  MetaConnSplit s;
+  if (total < 2) total = 2;   // the option's lower bound; never a pool without readers
+  s.writers = serial_writers ? 1 : std::max<size_t>(1, total / 2);
+  s.readers = total - s.writers;
+  return s;
+}
+
+bool serializes_writers(const std::string& meta_url) { return meta_url.rfind("sqlite3://", 0) == 0; }
+
 Result<caf::actor> spawn_meta_service(caf::actor_system& sys, const MetaFactory& open,
                                       size_t readers, size_t writers) {
   if (writers == 0) return Status::Error(EINVAL, "the meta service needs at least one writer");
   std::vector<std::shared_ptr<meta::Meta>> conns;
-  for (size_t i = 0; i < readers + writers; ++i) {
+  const size_t total = readers + writers;
+  for (size_t i = 0; i < total; ++i) {
     auto m = open();
-    if (!m.ok()) return m.status;
+    if (!m.ok())
+      return Status::Error(m.err(), "connection " + std::to_string(i + 1) + " of " + std::to_string(total) +
+                                        ": " + m.msg());
     conns.emplace_back(std::move(m.value));
   }
+  spdlog::info("meta service: {} reader and {} writer connections", readers, writers);
   size_t i = 0;
   auto pool = caf::actor_pool::make(
       sys.dummy_execution_unit(), conns.size(),

@@ -33,8 +33,6 @@ namespace {
 constexpr auto kDeleterInterval = std::chrono::seconds(2);
 constexpr auto kDeleteDelay = std::chrono::seconds(2);
 constexpr size_t kReaderWorkers = 8;
-constexpr size_t kMetaReaders = 2;  // connections for read-only metadata requests
-constexpr size_t kMetaWriters = 1;  // SQLite has one writer at a time anyway
 
 std::string default_cache_dir(const std::string& uuid) {
   const char* home = std::getenv("HOME");
@@ -81,8 +79,9 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
   int rc = kExitOk;
   {
     caf::actor_system sys{cfg};
+    MetaConnSplit split = split_meta_conns(o.meta_conns, serializes_writers(meta_url));
     auto service = spawn_meta_service(
-        sys, [&] { return meta::open_meta(meta_url, false); }, kMetaReaders, kMetaWriters);
+        sys, [&] { return meta::open_meta(meta_url, false); }, split.readers, split.writers);
     if (!service.ok()) {
       Status c = meta->close_session(*sid);
       (void)c;

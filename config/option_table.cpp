@@ -286,6 +286,10 @@ CommandSpec command_spec(Command c, Invocation& inv) {
                                    "do not let the kernel check permission bits", &o.default_permissions, true));
       s.options.push_back(uint_opt("readahead", "blocks read ahead of a sequential reader: 0 to 64",
                                    &o.readahead_blocks, 0, kMaxReadahead));
+      s.options.push_back(uint_opt("meta-conns",
+                                   "metadata database connections, 2 to 64: one writer and the rest readers "
+                                   "on SQLite, half writers on PostgreSQL",
+                                   &o.meta_conns, kMinMetaConns, kMaxMetaConns));
       add_s3_options(s.options, o.s3, true);
       break;
     }

@@ -62,6 +62,11 @@ struct MountOptions {
   bool allow_other = false;             // --allow-other
   bool default_permissions = true;      // --no-default-permissions turns kernel checks off
   uint32_t readahead_blocks = 2;        // --readahead N blocks beyond the one being read
+  // --meta-conns N: metadata connections, split into readers and writers by
+  // the engine (actors/meta_service.hpp). 4 = one writer and three readers on
+  // SQLite, two of each on PostgreSQL: modest, because every mount holds its
+  // connections for its lifetime and PostgreSQL allows 100 by default.
+  uint32_t meta_conns = 4;
   S3Flags s3;                           // override what the volume settings hold
 };
 
@@ -86,6 +91,8 @@ constexpr uint64_t kMinCacheSize = 16ull << 20;    // cache-size 0 (off) or >= 1
 constexpr uint32_t kMaxUploads = 256;              // max-uploads in [1, 256]
 constexpr uint32_t kMaxFuseThreads = 256;          // fuse-threads in [1, 256]
 constexpr uint32_t kMaxReadahead = 64;             // readahead in [0, 64] blocks
+constexpr uint32_t kMinMetaConns = 2;              // meta-conns in [2, 64]: one reader + one writer
+constexpr uint32_t kMaxMetaConns = 64;
 constexpr double kMaxTimeoutSeconds = 86400.0;     // attr/entry-timeout in [0, 86400]
 
 // Parse a byte size: "4096", "4K", "4M", "1G", "1T" (binary units, unit letter

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "meta/sql_conn.hpp"
 #include "tests/support/fs_util.hpp"
 #include "tests/support/mount_fixture.hpp"
 #include "tests/support/mounts.hpp"
@@ -254,3 +255,90 @@ void dirty_data_survives(int sig) {
 
 BOOST_AUTO_TEST_CASE(sigterm_commits_dirty_data_before_exit) { dirty_data_survives(SIGTERM); }
 BOOST_AUTO_TEST_CASE(sigint_commits_dirty_data_before_exit) { dirty_data_survives(SIGINT); }
+
+namespace {
+
+// Connections the daemon holds to its metadata database. SQLite: descriptors
+// of the daemon open on the database file. PostgreSQL: sessions named
+// s3layerfs other than this probe's own (only one daemon runs at a time here).
+int daemon_meta_connections(const MountFixture& m) {
+  const std::string url = m.meta_url();
+  if (url.rfind("sqlite3://", 0) == 0) {
+    std::string db = url.substr(std::string("sqlite3://").size());
+    db = db.substr(0, db.find('?'));
+    const std::string fds = "/proc/" + std::to_string(m.daemon_pid()) + "/fd";
+    int n = 0;
+    for (const auto& fd : entries(fds)) {
+      char target[4096];
+      ssize_t len = ::readlink((fds + "/" + fd).c_str(), target, sizeof target - 1);
+      if (len > 0 && std::string(target, static_cast<size_t>(len)) == db) ++n;
+    }
+    return n;
+  }
+  auto c = s3l::meta::open_sql_conn(url, false);
+  if (!c.ok()) throw std::runtime_error("counting connections: " + c.msg());
+  s3l::meta::Query q(**c,
+                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = 's3layerfs' "
+                     "AND pid <> pg_backend_pid()");
+  return q.next() ? static_cast<int>(q.i64(0)) : -1;
+}
+
+// Eight threads at once: create, write, read back, rename, stat, unlink.
+void busy_clients(MountFixture& m, int threads, int files) {
+  std::vector<std::thread> ts;
+  std::vector<std::string> errors(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      try {
+        const std::string dir = m.path("t" + std::to_string(t));
+        if (::mkdir(dir.c_str(), 0755) != 0) throw std::runtime_error("mkdir " + dir + ": " + errno_name(errno));
+        for (int i = 0; i < files; ++i) {
+          const std::string f = dir + "/f" + std::to_string(i);
+          const std::string data = pattern(static_cast<uint64_t>(t * 1000 + i), 0, 1000 + 97 * i);
+          write_file(f, data);
+          if (read_file(f) != data) throw std::runtime_error(f + ": content differs after close");
+          const std::string g = dir + "/g" + std::to_string(i);
+          if (::rename(f.c_str(), g.c_str()) != 0) throw std::runtime_error("rename " + f + ": " + errno_name(errno));
+          if (static_cast<size_t>(stat_path(g).st_size) != data.size()) throw std::runtime_error(g + ": wrong size");
+          if (i % 2 == 1 && ::unlink(g.c_str()) != 0) throw std::runtime_error("unlink " + g + ": " + errno_name(errno));
+        }
+        if (entries(dir).size() != static_cast<size_t>(files / 2 + files % 2))
+          throw std::runtime_error(dir + ": " + std::to_string(entries(dir).size()) + " entries");
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(t)] = e.what();
+      }
+    });
+  for (auto& th : ts) th.join();
+  for (const auto& e : errors) BOOST_CHECK_MESSAGE(e.empty(), e);
+}
+
+}  // namespace
+
+// --meta-conns reaches the daemon: it holds that many metadata connections
+// (plus the one that registered the session), and a busy workload works with
+// the fewest and with many.
+BOOST_AUTO_TEST_CASE(meta_conns_2_and_8) {
+  for (int n : {2, 8}) {
+    BOOST_TEST_MESSAGE("--meta-conns " << n);
+    FixtureOptions o;
+    o.mount_args.push_back("--meta-conns");
+    o.mount_args.push_back(std::to_string(n));
+    MountFixture m(o);
+    // The kernel shows the mount before the daemon opens its connections: once
+    // a request was answered, they are all open.
+    write_file(m.path("probe"), "x");
+    BOOST_CHECK_EQUAL(daemon_meta_connections(m), n + 1);
+    busy_clients(m, 8, 30);
+    m.unmount();
+    RunResult f = m.fsck();
+    BOOST_CHECK_MESSAGE(f.code() == 0, f.describe());
+    m.mount();
+    BOOST_CHECK_EQUAL(read_file(m.path("t3/g4")), pattern(3 * 1000 + 4, 0, 1000 + 97 * 4));
+    BOOST_CHECK(!exists(m.path("t3/g5")));
+    m.unmount();
+  }
+  Scratch s;
+  expect_failure(cli({"mount", s.url("m.db"), s.dir, "--meta-conns", "1"}), 2, "--meta-conns: must be in [2, 64], got 1",
+                 "--meta-conns below the minimum");
+  expect_failure(cli({"mount", s.url("m.db"), s.dir, "--meta-conns", "65"}), 2, "got 65", "--meta-conns above the maximum");
+}

@@ -299,10 +299,27 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       s.summary = "check the consistency of a volume";
       s.description =
           "Checks the metadata of the volume in META-URL and that every referenced block exists.\n"
-          "Exits 0 if the volume is consistent, 1 if problems were found.";
+          "Exits 0 if the volume is consistent, 1 if problems were found. With --repair, fixes what\n"
+          "is safe to fix (never file data), checks again and exits 0 only if nothing remains.";
       s.positionals = {"meta-url"};
       s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
       s.options.push_back(flag_opt("check-data", 0, "also read every block and verify its checksum", &o.check_data));
+      s.options.push_back(flag_opt("repair", 0,
+                                   "fix what is safe: link counts, block refcounts, counters, entries to missing "
+                                   "inodes, unreachable inodes to /lost+found",
+                                   &o.repair));
+      OptionSpec expiry;
+      expiry.name = "session-expiry";
+      expiry.value_name = "SECONDS";
+      expiry.help = "a session silent for longer is dead: its orphans and pending slices are reported";
+      expiry.set = [&o](const std::string& v) -> Status {
+        auto r = parse_uint(v, 1, kMaxSessionExpiry);
+        if (!r.ok()) return r.status;
+        o.session_expiry_s = *r;
+        return Status::Ok();
+      };
+      expiry.show = [&o] { return std::to_string(o.session_expiry_s); };
+      s.options.push_back(std::move(expiry));
       add_s3_options(s.options, o.s3, true);
       break;
     }

@@ -74,6 +74,11 @@ struct FsckOptions {
   CommonOptions common;
   std::string meta_url;                 // positional 1
   bool check_data = false;              // --check-data: read every block and verify checksums
+  bool repair = false;                  // --repair: fix what is safe to fix, then check again
+  // --session-expiry SECONDS: a session whose last heartbeat is older counts
+  // as dead (its orphans and pending slices are reported). 60 = 5 x the 12 s
+  // heartbeat of a mount.
+  uint64_t session_expiry_s = 60;
   S3Flags s3;                           // override what the volume settings hold
 };
 
@@ -94,6 +99,7 @@ constexpr uint32_t kMaxReadahead = 64;             // readahead in [0, 64] block
 constexpr uint32_t kMinMetaConns = 2;              // meta-conns in [2, 64]: one reader + one writer
 constexpr uint32_t kMaxMetaConns = 64;
 constexpr double kMaxTimeoutSeconds = 86400.0;     // attr/entry-timeout in [0, 86400]
+constexpr uint64_t kMaxSessionExpiry = 7ull * 86400;   // fsck --session-expiry in [1, a week] seconds
 
 // Parse a byte size: "4096", "4K", "4M", "1G", "1T" (binary units, unit letter
 // in either case, optional trailing "B"/"iB"). EINVAL + message on bad input

@@ -17,6 +17,22 @@
 
 namespace s3l::meta {
 
+// fsck: what a check needs to know about time. A session is live while its
+// last heartbeat is newer than now - session_expiry_ns; orphans and pending
+// slices of other sessions are reported as stale.
+struct CheckOptions {
+  int64_t now_ns = 0;                             // 0 = the clock
+  int64_t session_expiry_ns = 60'000'000'000;     // 5 x the default 12 s heartbeat
+};
+// fsck --repair: one change made (done = true), or one problem it declined
+// to touch, with the reason in `action`.
+struct RepairAction {
+  std::string kind;     // the Problem kind it addresses
+  std::string where;    // path or object, as in Problem
+  std::string action;   // what was done, or why not
+  bool done = true;
+};
+
 class Meta {
  public:
   virtual ~Meta() = default;
@@ -125,9 +141,25 @@ class Meta {
   // ---- checks (fsck) -------------------------------------------------------
   // Every block referenced by a committed slice, with the slice's inode.
   virtual Result<std::vector<std::pair<uint64_t, Block>>> committed_blocks() = 0;
-  // Metadata-only consistency: entries to missing inodes, nlink vs entry count,
-  // inode size vs the end of its last slice, block refcounts vs references.
-  virtual Result<std::vector<Problem>> check_consistency() = 0;
+  // Metadata-only consistency, in one read transaction (kinds: docs/metadata.md
+  // "check_consistency"): entries to missing inodes, nlink vs entries,
+  // reachability from the root, stale sessions' leftovers, sizes, block
+  // refcounts vs references, statfs counters.
+  virtual Result<std::vector<Problem>> check_consistency(const CheckOptions& o = CheckOptions{}) = 0;
+  // fsck --repair (meta/sql_repair.cpp): the safe fixes only, each step in its
+  // own write transaction that finds its problems again itself: drop entries
+  // to missing inodes or in non-directories, end the leftovers of sessions
+  // whose row is gone (close_session), move unreachable inodes into
+  // /lost+found (created 0700 if missing) as "#<ino>", recompute nlink, block
+  // refcounts (unreferenced blocks of vanished slices go to dead_blocks),
+  // chunk slice counts and the statfs counters. Never touches file data.
+  // Appends to *done as each step commits, so a failing step leaves the list
+  // of what was already changed.
+  virtual Status repair_consistency(const CheckOptions& o, std::vector<RepairAction>* done) {
+    (void)o;
+    (void)done;
+    return Status::Error(ENOTSUP, "repair: not supported by this metadata engine");
+  }
   // One path of an inode (for messages), or "<ino N>" if unreachable.
   virtual std::string path_of(uint64_t ino) = 0;
 };

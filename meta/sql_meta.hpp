@@ -69,7 +69,8 @@ class SqlMeta final : public Meta {
   Status forget_dead_blocks(const std::vector<uint64_t>& block_ids) override;
 
   Result<std::vector<std::pair<uint64_t, Block>>> committed_blocks() override;
-  Result<std::vector<Problem>> check_consistency() override;
+  Result<std::vector<Problem>> check_consistency(const CheckOptions& o = CheckOptions{}) override;
+  Status repair_consistency(const CheckOptions& o, std::vector<RepairAction>* done) override;  // sql_repair.cpp
   std::string path_of(uint64_t ino) override;
 
  private:
@@ -132,6 +133,13 @@ class SqlMeta final : public Meta {
   const VolumeSettings& settings();   // cached; throws DbError(ENODATA) if not formatted
   Result<VolumeSettings> read_settings();
   std::string path_in_tx(uint64_t ino);
+  // fsck --repair steps (sql_repair.cpp); each runs inside run().
+  std::vector<RepairAction> repair_entries_in_tx(int64_t now);
+  std::vector<RepairAction> repair_unreachable_in_tx(int64_t now);
+  std::vector<RepairAction> repair_links_in_tx(int64_t now);
+  std::vector<RepairAction> repair_blocks_in_tx(int64_t now);
+  std::vector<RepairAction> repair_counts_in_tx();
+  std::optional<uint64_t> lost_found_in_tx(int64_t now, std::vector<RepairAction>& out);
 
   std::unique_ptr<SqlConn> conn_;
   IdBatch inode_ids_, slice_ids_;

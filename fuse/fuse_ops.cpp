@@ -21,6 +21,7 @@ struct Ctx {
   Vfs* vfs;
   double attr_timeout;
   double entry_timeout;
+  fuse_session* se = nullptr;
 };
 
 Ctx& ctx(fuse_req_t req) { return *static_cast<Ctx*>(fuse_req_userdata(req)); }
@@ -209,6 +210,10 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Status s = vfs(req).open(ino);
   if (!s.ok()) return reply_err(req, s);
   fi->keep_cache = 0;  // close-to-open: drop the kernel's pages on every open
+  // Close-to-open for the size too: the kernel may hold attributes from before
+  // another client's commit for --attr-timeout and would stop reading at the
+  // old size. Offset -1 drops only the cached attributes, not the pages.
+  if (ctx(req).se) fuse_lowlevel_notify_inval_inode(ctx(req).se, ino, -1, 0);
   if (fuse_reply_open(req, fi) == -ENOENT) vfs(req).release(ino);  // interrupted open
 }
 
@@ -443,8 +448,9 @@ fuse_lowlevel_ops make_ops() {
   return ops;
 }
 
+void set_session(void* u, fuse_session* se) { static_cast<Ctx*>(u)->se = se; }
 void* make_userdata(Vfs* vfs, double attr_timeout, double entry_timeout) {
-  return new Ctx{vfs, attr_timeout, entry_timeout};
+  return new Ctx{vfs, attr_timeout, entry_timeout, nullptr};
 }
 
 void set_vfs(void* p, Vfs* vfs) { static_cast<Ctx*>(p)->vfs = vfs; }

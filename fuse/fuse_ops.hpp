@@ -12,4 +12,5 @@ fuse_lowlevel_ops make_ops();
 void* make_userdata(Vfs* vfs, double attr_timeout, double entry_timeout);
 void set_vfs(void* userdata, Vfs* vfs);
 void free_userdata(void* userdata);
+void set_session(void* userdata, fuse_session* se);
 }  // namespace s3l::fuse

@@ -60,6 +60,7 @@ Result<std::unique_ptr<Session>> Session::mount(const SessionOptions& o) {
   s->userdata_ = make_userdata(nullptr, o.attr_timeout, o.entry_timeout);
   s->se_ = fuse_session_new(&args, &ops, sizeof ops, s->userdata_);
   if (!s->se_) return Status::Error(EINVAL, "cannot create the FUSE session (bad mount options?)");
+  set_session(s->userdata_, s->se_);
   if (fuse_set_signal_handlers(s->se_) != 0)
     return Status::Error(EIO, "cannot install signal handlers");
   s->signals_ = true;

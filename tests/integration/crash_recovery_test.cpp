@@ -1,0 +1,261 @@
+// kill -9 of the daemon (issue 5): while it writes a 200 MiB file after part
+// of it was fsynced, during a storm of renames, and while it holds an open
+// but unlinked file. After a remount every fsynced byte and every completed
+// rename is there, nothing is half done; once the dead session expires (1 s
+// heartbeat: 5 s) the cleaner of the new mount removes what it held, the
+// store holds exactly the objects the metadata references (nothing leaked),
+// and fsck --check-data is clean.
+#define BOOST_TEST_MODULE crash_recovery
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "meta/meta.hpp"
+#include "store/block_key.hpp"
+#include "tests/support/fs_util.hpp"
+#include "tests/support/mount_fixture.hpp"
+#include "tests/support/mounts.hpp"
+
+using namespace s3l::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+FixtureOptions fast_heartbeat() {
+  FixtureOptions o;
+  o.mount_args = {"--allow-other", "--heartbeat", "1"};   // stale after 5 s
+  return o;
+}
+
+std::unique_ptr<s3l::meta::Meta> open_meta(const MountFixture& fx);
+
+// SIGKILL, then clear the dead mount so that mount() can run again. Returns
+// the sessions registered at the time: the dead mount's among them.
+std::set<uint64_t> crash(MountFixture& fx) {
+  std::set<uint64_t> before;
+  auto listed = open_meta(fx)->list_sessions();
+  BOOST_REQUIRE_MESSAGE(listed.ok(), listed.msg());
+  for (auto& s : *listed) before.insert(s.id);
+  BOOST_REQUIRE(!before.empty());
+  pid_t pid = fx.daemon_pid();
+  BOOST_REQUIRE(pid > 0);
+  BOOST_REQUIRE(::kill(pid, SIGKILL) == 0);
+  std::string log;
+  BOOST_REQUIRE_MESSAGE(force_unmount(fx.mountpoint(), &log), log);
+  return before;
+}
+
+std::unique_ptr<s3l::meta::Meta> open_meta(const MountFixture& fx) {
+  auto m = s3l::meta::open_meta(fx.meta_url(), false);
+  BOOST_REQUIRE_MESSAGE(m.ok(), m.msg());
+  auto s = (*m)->load_settings();
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.msg());
+  return std::move(*m);
+}
+
+template <class F>
+bool wait_until(F cond, std::chrono::seconds limit) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return cond();
+}
+
+// The cleaner of the new mount ended the dead sessions, and the deleter has
+// emptied the dead-block queue.
+void wait_for_recovery(MountFixture& fx, const std::set<uint64_t>& dead) {
+  auto m = open_meta(fx);
+  bool cleaned = wait_until([&] {
+    auto s = m->list_sessions();
+    if (!s.ok() || s->empty()) return false;   // the new mount registers after it appears
+    for (auto& x : *s)
+      if (dead.count(x.id)) return false;
+    return true;
+  }, 40s);
+  auto sessions = m->list_sessions();
+  BOOST_REQUIRE(sessions.ok());
+  BOOST_REQUIRE_MESSAGE(cleaned, "the dead session was not cleaned up within 40 s: "
+                                     << sessions->size() << " sessions left\n" << fx.daemon_log());
+  bool drained = wait_until([&] {
+    auto d = m->dead_blocks(1);
+    return d.ok() && d->empty();
+  }, 40s);
+  BOOST_REQUIRE_MESSAGE(drained, "dead blocks were not deleted within 40 s\n" << fx.daemon_log());
+}
+
+// What gc would call leaked: objects under <volume>/chunks/ that no committed
+// block names. Expected: none, and no committed block without its object.
+void expect_store_matches_metadata(MountFixture& fx) {
+  auto m = open_meta(fx);
+  auto blocks = m->committed_blocks();
+  BOOST_REQUIRE_MESSAGE(blocks.ok(), blocks.msg());
+  auto settings = m->load_settings();
+  std::set<std::string> referenced;
+  for (auto& [ino, b] : *blocks)
+    referenced.insert(s3l::store::block_key(settings->name, b.slice_id, b.index, b.size));
+  std::set<std::string> stored;
+  for (const auto& k : fx.object_keys())
+    if (k.find("/chunks/") != std::string::npos) stored.insert(k);
+  std::vector<std::string> leaked, missing;
+  for (auto& k : stored)
+    if (!referenced.count(k)) leaked.push_back(k);
+  for (auto& k : referenced)
+    if (!stored.count(k)) missing.push_back(k);
+  BOOST_TEST(leaked.empty(), leaked.size() << " leaked objects, e.g. " << (leaked.empty() ? "" : leaked[0]));
+  BOOST_TEST(missing.empty(), missing.size() << " missing objects, e.g. " << (missing.empty() ? "" : missing[0]));
+}
+
+void expect_fsck_clean(MountFixture& fx) {
+  RunResult f = fx.fsck({"--check-data"});
+  BOOST_TEST(f.code() == 0, f.describe());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kill_during_a_200_MiB_write_keeps_every_fsynced_byte) {
+  MountFixture fx(fast_heartbeat());
+  const std::string path = fx.path("big");
+  const uint64_t kSynced = 100 * kMiB, kTotal = 200 * kMiB;
+  std::atomic<uint64_t> written{0};
+  std::atomic<bool> synced{false};
+  std::string writer_error;
+  std::thread writer([&] {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+      writer_error = "open: " + errno_name(errno);
+      return;
+    }
+    std::string buf(kMiB, '\0');
+    for (uint64_t off = 0; off < kTotal; off += kMiB) {
+      fill_pattern(42, off, buf.data(), buf.size());
+      if (::pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(off)) != static_cast<ssize_t>(buf.size()))
+        break;   // the daemon is gone
+      written = off + kMiB;
+      if (off + kMiB == kSynced) {
+        if (::fsync(fd) != 0) {
+          writer_error = "fsync: " + errno_name(errno);
+          break;
+        }
+        synced = true;
+      }
+    }
+    ::close(fd);
+  });
+  bool reached = wait_until([&] { return written.load() >= kSynced + 30 * kMiB || !writer_error.empty(); }, 120s);
+  BOOST_REQUIRE_MESSAGE(writer_error.empty(), writer_error);
+  BOOST_REQUIRE_MESSAGE(reached && synced, "the writer did not get past the fsync: " << written.load());
+  auto dead = crash(fx);
+  writer.join();
+
+  fx.mount();
+  struct stat st = stat_path(path);
+  BOOST_REQUIRE_GE(static_cast<uint64_t>(st.st_size), kSynced);
+  // Every fsynced byte is there; what came after is either what was written
+  // or never committed (a hole reads as zeros), never anything else.
+  int fd = ::open(path.c_str(), O_RDONLY);
+  BOOST_REQUIRE(fd >= 0);
+  std::string expect(kMiB, '\0'), zeros(4096, '\0');
+  for (uint64_t off = 0; off < static_cast<uint64_t>(st.st_size); off += kMiB) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kMiB, st.st_size - off));
+    std::string got = pread_exact(fd, n, off, "read back");
+    fill_pattern(42, off, expect.data(), n);
+    if (off < kSynced) {
+      BOOST_REQUIRE_MESSAGE(got.compare(0, n, expect, 0, n) == 0,
+                            "fsynced MiB at " << off << " differs: " << first_difference(got, expect.substr(0, n)));
+      continue;
+    }
+    for (size_t p = 0; p < n; p += 4096) {
+      size_t k = std::min<size_t>(4096, n - p);
+      bool same = got.compare(p, k, expect, p, k) == 0, hole = got.compare(p, k, zeros, 0, k) == 0;
+      BOOST_REQUIRE_MESSAGE(same || hole, "unsynced byte range at " << off + p << " is neither the data nor a hole");
+    }
+  }
+  ::close(fd);
+  wait_for_recovery(fx, dead);
+  fx.unmount();
+  expect_store_matches_metadata(fx);
+  expect_fsck_clean(fx);
+}
+
+BOOST_AUTO_TEST_CASE(kill_during_a_rename_storm_leaves_no_rename_half_done) {
+  MountFixture fx(fast_heartbeat());
+  const int kFiles = 1500;
+  BOOST_REQUIRE(::mkdir(fx.path("a").c_str(), 0755) == 0);
+  BOOST_REQUIRE(::mkdir(fx.path("b").c_str(), 0755) == 0);
+  for (int i = 0; i < kFiles; ++i) write_file(fx.path("a/f" + std::to_string(i)), "content " + std::to_string(i));
+  std::vector<std::atomic<int>> done(kFiles);   // 1: rename returned 0
+  for (auto& d : done) d = 0;
+  std::atomic<int> completed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t; i < kFiles; i += 2) {
+        std::string from = fx.path("a/f" + std::to_string(i)), to = fx.path("b/g" + std::to_string(i));
+        if (::rename(from.c_str(), to.c_str()) != 0) return;   // the daemon is gone
+        done[i] = 1;
+        ++completed;
+      }
+    });
+  auto give_up = std::chrono::steady_clock::now() + 120s;
+  while (completed.load() < kFiles / 3 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(1ms);
+  BOOST_REQUIRE_MESSAGE(completed.load() >= kFiles / 3, "renames too slow: " << completed.load());
+  auto dead = crash(fx);
+  for (auto& th : threads) th.join();
+  BOOST_TEST_MESSAGE(completed.load() << " of " << kFiles << " renames completed before the kill");
+  BOOST_REQUIRE_LT(completed.load(), kFiles);   // the kill really interrupted the storm
+
+  fx.mount();
+  for (int i = 0; i < kFiles; ++i) {
+    std::string a = fx.path("a/f" + std::to_string(i)), b = fx.path("b/g" + std::to_string(i));
+    bool in_a = ::access(a.c_str(), F_OK) == 0, in_b = ::access(b.c_str(), F_OK) == 0;
+    BOOST_TEST_REQUIRE(in_a != in_b, "file " << i << ": under the old name " << in_a << ", the new name " << in_b);
+    if (done[i]) BOOST_TEST_REQUIRE(in_b, "completed rename " << i << " is not visible");
+    BOOST_TEST(read_file(in_b ? b : a) == "content " + std::to_string(i));
+  }
+  BOOST_TEST(stat_path(fx.path("a")).st_nlink == 2u);
+  wait_for_recovery(fx, dead);
+  fx.unmount();
+  expect_store_matches_metadata(fx);
+  expect_fsck_clean(fx);
+}
+
+BOOST_AUTO_TEST_CASE(open_unlinked_file_of_a_killed_holder_is_freed_by_the_cleaner) {
+  MountFixture fx(fast_heartbeat());
+  const std::string path = fx.path("held");
+  write_pattern_file(path, 5, 9 * kMiB);
+  write_pattern_file(fx.path("kept"), 6, 3 * kMiB);
+  int fd = ::open(path.c_str(), O_RDWR);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::unlink(path.c_str()) == 0);
+  std::string head = pread_exact(fd, 4096, 0, "read after unlink");
+  BOOST_TEST(head == pattern(5, 0, 4096));
+  pwrite_all(fd, "still writable", 14, 0, "write after unlink");
+  BOOST_REQUIRE(::fsync(fd) == 0);
+  const size_t objects_held = fx.object_keys().size();
+  auto dead = crash(fx);
+  ::close(fd);
+
+  fx.mount();
+  wait_for_recovery(fx, dead);
+  BOOST_TEST(fx.object_keys().size() < objects_held);   // the held file's objects are gone
+  BOOST_TEST(check_pattern_file(fx.path("kept"), 6, 3 * kMiB) == "");
+  fx.unmount();
+  expect_store_matches_metadata(fx);
+  expect_fsck_clean(fx);
+  auto m = open_meta(fx);
+  BOOST_TEST(m->statfs()->used_bytes == 3 * kMiB);
+}

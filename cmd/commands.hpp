@@ -5,5 +5,6 @@ namespace s3l::cmd {
 int run_format(const config::FormatOptions& o);
 int run_mount(const config::MountOptions& o);
 int run_fsck(const config::FsckOptions& o);
+int run_gc(const config::GcOptions& o);
 int run_upgrade(const config::UpgradeOptions& o);
 }  // namespace s3l::cmd

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     case config::Command::format: return cmd::run_format(inv->format);
     case config::Command::mount: return cmd::run_mount(inv->mount);
     case config::Command::fsck: return cmd::run_fsck(inv->fsck);
+    case config::Command::gc: return cmd::run_gc(inv->gc);
     case config::Command::upgrade: return cmd::run_upgrade(inv->upgrade);
     default:
       return cmd::fail(config::command_name(inv->command), "not implemented yet", cmd::kExitUsage);

@@ -26,6 +26,7 @@ struct Invocation {
   FormatOptions format;     // the one matching `command` is filled
   MountOptions mount;
   FsckOptions fsck;
+  GcOptions gc;
   UpgradeOptions upgrade;
 };
 

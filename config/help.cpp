@@ -32,8 +32,8 @@ void common_rows(std::ostringstream& out, bool with_version) {
 }
 
 const char* const kExitCodes =
-    "Exit codes: 0 success, 1 fsck found problems, 2 usage or configuration error,\n"
-    "3 runtime failure (database, store, mount).\n";
+    "Exit codes: 0 success, 1 fsck found problems or gc found leaked objects (not deleted),\n"
+    "2 usage or configuration error, 3 runtime failure (database, store, mount).\n";
 
 }  // namespace
 

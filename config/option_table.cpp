@@ -323,6 +323,36 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       add_s3_options(s.options, o.s3, true);
       break;
     }
+    case Command::gc: {
+      GcOptions& o = inv.gc;
+      s.usage = "gc <META-URL> [options]";
+      s.summary = "find (and with --delete remove) leaked objects in the store";
+      s.description =
+          "Lists the volume's objects under <volume>/chunks/ and reports those no block, dead block or\n"
+          "pending slice references and that are older than --min-age, with counts and bytes.\n"
+          "--delete removes them. Exits 0 if no leaked object is left, 1 if leaked objects were\n"
+          "found and not deleted.";
+      s.positionals = {"meta-url"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
+      s.options.push_back(flag_opt("delete", 0, "remove the leaked objects found", &o.remove));
+      OptionSpec min_age;
+      min_age.name = "min-age";
+      min_age.value_name = "SECONDS";
+      min_age.help = "objects younger than this are never judged: their upload may be about to commit";
+      min_age.set = [&o](const std::string& v) -> Status {
+        auto r = parse_uint(v, 0, kMaxGcMinAge);
+        if (!r.ok()) return r.status;
+        o.min_age_s = *r;
+        return Status::Ok();
+      };
+      min_age.show = [&o] { return std::to_string(o.min_age_s); };
+      s.options.push_back(std::move(min_age));
+      s.options.push_back(uint_opt("threads", "concurrent store requests: 1 to 256", &o.threads, 1, kMaxGcThreads));
+      s.options.push_back(flag_opt("compact", 0, "compact fragmented chunks (not implemented yet: exits 2)",
+                                   &o.compact));
+      add_s3_options(s.options, o.s3, true);
+      break;
+    }
     case Command::upgrade: {
       UpgradeOptions& o = inv.upgrade;
       s.usage = "upgrade <META-URL>";
@@ -343,7 +373,6 @@ CommandSpec command_spec(Command c, Invocation& inv) {
 
 std::string command_summary(Command c) {
   switch (c) {
-    case Command::gc: return "remove unreferenced objects from the store (not implemented yet)";
     case Command::status: return "show the volume and its sessions (not implemented yet)";
     case Command::shell: return "interactive metadata shell (not implemented yet)";
     case Command::gc_node: return "not implemented yet";

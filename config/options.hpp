@@ -82,6 +82,17 @@ struct FsckOptions {
   S3Flags s3;                           // override what the volume settings hold
 };
 
+// gc: objects in the store that no metadata references (docs/gc.md).
+struct GcOptions {
+  CommonOptions common;
+  std::string meta_url;                 // positional 1
+  bool remove = false;                  // --delete: remove the leaked objects found
+  uint64_t min_age_s = 3600;            // --min-age SECONDS: younger objects are never judged
+  uint32_t threads = 8;                 // --threads N: concurrent store requests (HEAD, DELETE)
+  bool compact = false;                 // --compact: not implemented yet (exit 2)
+  S3Flags s3;                           // override what the volume settings hold
+};
+
 struct UpgradeOptions {
   CommonOptions common;
   std::string meta_url;                 // positional 1
@@ -100,6 +111,8 @@ constexpr uint32_t kMinMetaConns = 2;              // meta-conns in [2, 64]: one
 constexpr uint32_t kMaxMetaConns = 64;
 constexpr double kMaxTimeoutSeconds = 86400.0;     // attr/entry-timeout in [0, 86400]
 constexpr uint64_t kMaxSessionExpiry = 7ull * 86400;   // fsck --session-expiry in [1, a week] seconds
+constexpr uint64_t kMaxGcMinAge = 10ull * 366 * 86400;   // gc --min-age in [0, ~10 years] seconds
+constexpr uint32_t kMaxGcThreads = 256;            // gc --threads in [1, 256]
 
 // Parse a byte size: "4096", "4K", "4M", "1G", "1T" (binary units, unit letter
 // in either case, optional trailing "B"/"iB"). EINVAL + message on bad input

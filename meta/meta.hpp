@@ -8,6 +8,7 @@
 // ENOTDIR, EISDIR, EINVAL, ENAMETOOLONG, EIO (database failure; message says why).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,22 @@
 #include "util/result.hpp"
 
 namespace s3l::meta {
+
+// gc (meta/sql_gc.cpp): one object key the metadata references, from a row of
+// blocks (dead = false) or of the dead-block queue (dead = true).
+struct GcBlockRef {
+  uint64_t slice_id = 0;
+  uint32_t index = 0;
+  uint32_t size = 0;
+  bool dead = false;
+};
+// The rest of gc's snapshot of the references.
+struct GcReferences {
+  std::vector<uint64_t> pending_slices;   // ids of pending slices (uploads in flight), sorted
+  uint64_t next_slice_id = 0;             // slice ids >= this were never handed out
+  uint64_t blocks = 0;                    // rows of blocks visited
+  uint64_t dead_blocks = 0;               // rows of dead_blocks visited
+};
 
 // fsck: what a check needs to know about time. A session is live while its
 // last heartbeat is newer than now - session_expiry_ns; orphans and pending
@@ -137,6 +154,15 @@ class Meta {
   // ---- garbage -------------------------------------------------------------
   virtual Result<std::vector<DeadBlock>> dead_blocks(size_t limit) = 0;
   virtual Status forget_dead_blocks(const std::vector<uint64_t>& block_ids) = 0;
+  // Everything that keeps an object of the store alive, read in ONE read
+  // transaction (one snapshot): every row of blocks and of dead_blocks goes to
+  // `visit` (fetched in batches: memory stays bounded), plus the pending
+  // slices and the slice id counter. `visit` must not call into Meta, and may
+  // see a row again if the transaction is rerun after a conflict.
+  virtual Result<GcReferences> gc_references(const std::function<void(const GcBlockRef&)>& visit) {
+    (void)visit;
+    return Status::Error(ENOTSUP, "gc: not supported by this metadata engine");
+  }
 
   // ---- checks (fsck) -------------------------------------------------------
   // Every block referenced by a committed slice, with the slice's inode.

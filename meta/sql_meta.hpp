@@ -67,6 +67,7 @@ class SqlMeta final : public Meta {
 
   Result<std::vector<DeadBlock>> dead_blocks(size_t limit) override;
   Status forget_dead_blocks(const std::vector<uint64_t>& block_ids) override;
+  Result<GcReferences> gc_references(const std::function<void(const GcBlockRef&)>& visit) override;  // sql_gc.cpp
 
   Result<std::vector<std::pair<uint64_t, Block>>> committed_blocks() override;
   Result<std::vector<Problem>> check_consistency(const CheckOptions& o = CheckOptions{}) override;

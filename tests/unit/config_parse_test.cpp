@@ -229,18 +229,42 @@ BOOST_AUTO_TEST_CASE(positionals) {
 BOOST_AUTO_TEST_CASE(commands) {
   BOOST_TEST(contains(error_of({}), "missing command"));
   BOOST_TEST(contains(error_of({"--log-level", "info"}), "missing command"));
-  BOOST_TEST(error_of({"frob"}) == "unknown command 'frob' (expected format, mount, fsck, gc, status, shell or gc-node)");
+  BOOST_TEST(error_of({"frob"}) == "unknown command 'frob' (expected format, mount, fsck, gc, status, shell, gc-node or upgrade)");
   BOOST_TEST(contains(error_of({"MOUNT"}), "unknown command 'MOUNT'"));
   BOOST_TEST(contains(error_of({"--log-level", "fsck"}), "--log-level: bad log level 'fsck'"));
   // Commands of later issues parse (the caller says "not implemented yet").
-  for (auto [word, cmd] : {std::pair{"gc", Command::gc}, std::pair{"status", Command::status},
-                           std::pair{"shell", Command::shell}, std::pair{"gc-node", Command::gc_node}}) {
+  for (auto [word, cmd] : {std::pair{"status", Command::status}, std::pair{"shell", Command::shell},
+                           std::pair{"gc-node", Command::gc_node}}) {
     auto r = parse({word, "anything", "--at-all"});
     BOOST_REQUIRE(r.ok());
     BOOST_TEST((r->command == cmd));
     BOOST_TEST(!command_implemented(cmd));
     BOOST_TEST(command_name(cmd) == std::string(word));
   }
+}
+
+BOOST_AUTO_TEST_CASE(gc_options) {
+  auto r = parse({"gc", kMeta});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(command_implemented(Command::gc));
+  BOOST_TEST(r->gc.meta_url == kMeta);
+  BOOST_TEST(!r->gc.remove);
+  BOOST_TEST(r->gc.min_age_s == 3600u);
+  BOOST_TEST(r->gc.threads == 8u);
+  BOOST_TEST(!r->gc.compact);
+  r = parse({"gc", "--delete", "--min-age", "0", "--threads", "3", kMeta, "--compact", "--region", "eu-1"});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST(r->gc.remove);
+  BOOST_TEST(r->gc.min_age_s == 0u);
+  BOOST_TEST(r->gc.threads == 3u);
+  BOOST_TEST(r->gc.compact);
+  BOOST_TEST((r->gc.s3.region && *r->gc.s3.region == "eu-1"));
+  BOOST_TEST(contains(error_of({"gc", kMeta, "--min-age", "-1"}), "gc: --min-age"));
+  BOOST_TEST(contains(error_of({"gc", kMeta, "--min-age", "1.5"}), "gc: --min-age"));
+  BOOST_TEST(contains(error_of({"gc", kMeta, "--threads", "0"}), "gc: --threads"));
+  BOOST_TEST(contains(error_of({"gc", kMeta, "--threads", "257"}), "gc: --threads"));
+  BOOST_TEST(contains(error_of({"gc"}), "gc: missing META-URL argument"));
+  BOOST_TEST(contains(error_of({"gc", kMeta, "--check-data"}), "unknown option --check-data for gc"));
 }
 
 BOOST_AUTO_TEST_CASE(help_and_version) {
@@ -294,5 +318,9 @@ BOOST_AUTO_TEST_CASE(help_text_lists_every_option_with_its_default) {
   const std::string fsck = help_text(Command::fsck);
   for (const char* s : {"fsck <META-URL>", "--check-data", "(default: false)"}) BOOST_TEST(contains(fsck, s));
 
-  BOOST_TEST(contains(help_text(Command::gc), "not implemented yet"));
+  const std::string gc = help_text(Command::gc);
+  for (const char* s : {"gc <META-URL>", "--delete", "--min-age SECONDS", "(default: 3600)", "--threads N",
+                        "(default: 8)", "--compact", "not implemented yet", "--endpoint URL"})
+    BOOST_TEST(contains(gc, s));
+  BOOST_TEST(contains(help_text(Command::status), "not implemented yet"));
 }

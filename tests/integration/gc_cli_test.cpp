@@ -280,3 +280,10 @@ BOOST_AUTO_TEST_CASE(gc_while_a_large_file_is_written_deletes_none_of_it) {
   m.mount();
   BOOST_CHECK_EQUAL(check_pattern_file(m.path("big.bin"), 7, kSize), "");
 }
+
+BOOST_AUTO_TEST_CASE(gc_runtime_errors_exit_3_usage_errors_exit_2) {
+  RunResult r = run({MountFixture::daemon_path(), "gc", "sqlite3:///nonexistent-s3l-dir/meta.db"});
+  BOOST_CHECK_MESSAGE(r.code() == 3 && r.err.find("s3layerfs-daemon: gc: ") != std::string::npos, r.describe());
+  r = run({MountFixture::daemon_path(), "gc", "sqlite3:///nonexistent-s3l-dir/meta.db", "--threads", "0"});
+  BOOST_CHECK_MESSAGE(r.code() == 2 && r.err.find("--threads") != std::string::npos, r.describe());
+}

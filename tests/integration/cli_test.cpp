@@ -316,7 +316,7 @@ void busy_clients(MountFixture& m, int threads, int files) {
 }  // namespace
 
 // --meta-conns reaches the daemon: it holds that many metadata connections
-// (plus the one that registered the session), and a busy workload works with
+// (plus the session's and the compactor's), and a busy workload works with
 // the fewest and with many.
 BOOST_AUTO_TEST_CASE(meta_conns_2_and_8) {
   for (int n : {2, 8}) {
@@ -327,8 +327,12 @@ BOOST_AUTO_TEST_CASE(meta_conns_2_and_8) {
     MountFixture m(o);
     // The kernel shows the mount before the daemon opens its connections: once
     // a request was answered, they are all open.
+    // Beyond the service: the connection that registered the session, and the
+    // compactor's own once its first pass ran.
     write_file(m.path("probe"), "x");
-    BOOST_CHECK_EQUAL(daemon_meta_connections(m), n + 1);
+    const int conns = daemon_meta_connections(m);
+    BOOST_CHECK_MESSAGE(conns == n + 1 || conns == n + 2,
+                        "--meta-conns " << n << ": the daemon holds " << conns << " metadata connections");
     busy_clients(m, 8, 30);
     m.unmount();
     RunResult f = m.fsck();

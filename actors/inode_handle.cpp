@@ -400,6 +400,11 @@ struct ReadOp {
   std::string buf;
   size_t remaining = 0;
   bool failed = false;
+  // A cached slice list may be stale: another mount compacted or rewrote the
+  // chunk and the old blocks were deleted. The first failure then drops the
+  // lists and reads once more with fresh ones (attempt 1); answers of the
+  // earlier attempt are ignored.
+  uint32_t attempt = 0;
   std::vector<std::pair<uint64_t, std::string>> overlay;  // (offset in buf, bytes)
   caf::response_promise rp;
 };
@@ -467,6 +472,8 @@ void prefetch_after(self_ptr self, uint64_t from) {
       self->send(st.cfg.readers, msg::prefetch_atom::value, x.key, x.block_size);
 }
 
+void start_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op);
+
 void do_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op) {
   auto& st = self->state;
   std::vector<Fetch> fetches;
@@ -482,6 +489,7 @@ void do_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op) {
     return;
   }
   op->remaining = fetches.size();
+  const uint32_t attempt = op->attempt;
   for (auto& f : fetches) {
     uint64_t dst = f.dst, want = f.len;
     std::string key = f.key;
@@ -489,7 +497,7 @@ void do_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op) {
                   f.off, f.len, f.checksum)
         .then(
             [=](std::string& data) {
-              if (op->failed) return;
+              if (op->failed || op->attempt != attempt) return;
               if (data.size() != want) {
                 op->failed = true;
                 op->rp.deliver(to_caf_error(Status::Error(
@@ -501,7 +509,18 @@ void do_read(self_ptr self, uint64_t off, std::shared_ptr<ReadOp> op) {
               if (--op->remaining == 0) finish_read(op);
             },
             [=](caf::error& e) {
-              if (op->failed) return;
+              if (op->failed || op->attempt != attempt) return;
+              if (op->attempt == 0) {
+                auto& st = self->state;
+                spdlog::debug("ino {}: read at {} failed ({}); retrying with fresh slice lists", st.cfg.ino, off,
+                              from_caf_error(e).msg);
+                ++op->attempt;
+                st.chunks.clear();
+                ++st.epoch;
+                std::fill(op->buf.begin(), op->buf.end(), '\0');
+                start_read(self, off, op);
+                return;
+              }
               op->failed = true;
               op->rp.deliver(e);
             });

@@ -15,6 +15,7 @@
 #include "actors/bridge.hpp"
 #include "actors/deleter.hpp"
 #include "actors/heartbeat.hpp"
+#include "actors/compactor.hpp"
 #include "actors/session_cleaner.hpp"
 #include "actors/meta_service.hpp"
 #include "actors/store_workers.hpp"
@@ -93,6 +94,15 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
                                  kDeleterInterval, kDeleteDelay);
     auto heartbeat = spawn_heartbeat(sys, meta_actor, *sid, heartbeat_every);
     auto cleaner = spawn_session_cleaner(sys, meta_actor, *sid, heartbeat_every);
+    CompactorConfig cc;
+    cc.open_meta = [meta_url] { return meta::open_meta(meta_url, false); };
+    cc.store = v->store;
+    cc.cache = cache.value;
+    cc.volume = v->settings;
+    cc.session = *sid;
+    cc.threshold = o.compact_threshold;
+    cc.interval = std::chrono::seconds(o.compact_interval_s);
+    auto compactor = spawn_compactor(sys, std::move(cc));
     {
       VfsConfig vc;
       vc.session = *sid;
@@ -115,7 +125,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     Status d = bridge.call_void(deleter, kDataTimeout, msg::drain_atom::value);
     if (!d.ok()) spdlog::warn("deleting unreferenced objects at unmount: {}", d.msg);
     Bridge::release_this_thread();
-    for (auto& a : {cleaner, heartbeat, deleter, meta_actor, workers.uploads, workers.readers})
+    for (auto& a : {compactor, cleaner, heartbeat, deleter, meta_actor, workers.uploads, workers.readers})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
   fs.unmount();

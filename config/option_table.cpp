@@ -281,6 +281,11 @@ CommandSpec command_spec(Command c, Invocation& inv) {
                                    "seconds between session heartbeats, 1 to 3600; a mount silent for 5 times "
                                    "this is taken for dead and what it held is recovered",
                                    &o.heartbeat_s, 1, 3600));
+      s.options.push_back(uint_opt("compact-threshold",
+                                   "committed slices in one chunk that make the compactor rewrite it as one: 2 to 100000",
+                                   &o.compact_threshold, 2, 100000));
+      s.options.push_back(uint_opt("compact-interval", "seconds between compaction passes: 1 to 86400",
+                                   &o.compact_interval_s, 1, 86400));
       s.options.push_back(flag_opt("allow-other", 0, "let other users access the mount", &o.allow_other));
       s.options.push_back(flag_opt("no-default-permissions", 0,
                                    "do not let the kernel check permission bits", &o.default_permissions, true));

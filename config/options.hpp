@@ -59,6 +59,12 @@ struct MountOptions {
   // --heartbeat SECONDS: how often the session row is refreshed; a session
   // silent for 5 x this is stale and other mounts' cleaner recovers it.
   uint32_t heartbeat_s = 12;
+  // Compaction: a chunk with at least this many committed slices is rewritten
+  // as one by the compactor, which looks every --compact-interval seconds.
+  // 24: reads of a chunk stay cheap (JuiceFS starts at a similar count) while
+  // a file written in a few dozen pieces is left alone.
+  uint32_t compact_threshold = 24;
+  uint32_t compact_interval_s = 10;
   bool allow_other = false;             // --allow-other
   bool default_permissions = true;      // --no-default-permissions turns kernel checks off
   uint32_t readahead_blocks = 2;        // --readahead N blocks beyond the one being read

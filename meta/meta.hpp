@@ -141,6 +141,17 @@ class Meta {
   // a chunk end becomes two slice rows sharing the blocks (the second with
   // off > 0). Returns the new attributes: the data landed at size - s.len.
   virtual Result<Attr> commit_append(const Slice& s, int64_t now_ns) = 0;
+  // Compaction. Chunks with at least min_slices committed slices, most
+  // fragmented first.
+  virtual Result<std::vector<ChunkRef>> fragmented_chunks(uint64_t min_slices, size_t limit) = 0;
+  // Swaps the chunk's committed slices `replaced` for `merged` (a pending
+  // slice of that chunk, begun like any other, holding the same visible
+  // bytes) in one transaction, only if `replaced` is exactly the chunk's
+  // committed slice list now: EAGAIN otherwise (the caller drops its upload).
+  // The replaced slices' blocks go to the dead-block queue (deleted after the
+  // deleter's delay, so reads in flight still find them). Size and times stay.
+  virtual Result<Attr> commit_compaction(const Slice& merged, const std::vector<uint64_t>& replaced,
+                                         int64_t now_ns) = 0;
   // Drops a pending slice that will not be committed (upload failed).
   virtual Status abort_slice(uint64_t slice_id) = 0;
   // Committed slices of one chunk in commit order (the last one wins where

@@ -5,8 +5,9 @@
 //   1  first release: inodes, entries, chunks, slices, blocks, slice_blocks, ...
 //   2  slices.off: a slice may start inside its blocks' data, so that an append
 //      landing across a chunk end is two rows sharing one upload.
-//   3  sessions.expiry (each session says when it counts as dead) and leases
-//      (one session cleaner at a time across all mounts).
+//   3  sessions.expiry (each session says when it counts as dead), leases
+//      (one session cleaner at a time across all mounts), and an index on
+//      chunks.slices for the compactor.
 #include <cerrno>
 #include <vector>
 
@@ -23,7 +24,8 @@ struct Step {
 const Step kSteps[] = {
     {2, {"ALTER TABLE slices ADD COLUMN off BIGINT NOT NULL DEFAULT 0"}},
     {3, {"ALTER TABLE sessions ADD COLUMN expiry BIGINT NOT NULL DEFAULT 60000000000",
-         "CREATE TABLE leases (name TEXT PRIMARY KEY, holder BIGINT NOT NULL, until BIGINT NOT NULL)"}},
+         "CREATE TABLE leases (name TEXT PRIMARY KEY, holder BIGINT NOT NULL, until BIGINT NOT NULL)",
+         "CREATE INDEX chunks_by_slices ON chunks (slices)"}},
 };
 
 }  // namespace

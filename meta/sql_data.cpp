@@ -1,6 +1,7 @@
 // SqlMeta: file data (slices and blocks), truncate and purge.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "meta/sql_meta.hpp"
@@ -370,6 +371,47 @@ void SqlMeta::purge_in_tx(uint64_t ino, int64_t now) {
     Query(*conn_, sql).bind(1, ino).run();
   add_counter("inodes", -1);
   if ((n->attr.mode & S_IFMT) == S_IFREG) add_counter("used_bytes", -static_cast<int64_t>(n->attr.size));
+}
+
+// ---- compaction: a fragmented chunk rewritten as one slice; the swap succeeds
+// only if the chunk's slice list is exactly the one that was read.
+
+Result<std::vector<ChunkRef>> SqlMeta::fragmented_chunks(uint64_t min_slices, size_t limit) {
+  return run("fragmented chunks", Tx::kNone, [&]() -> Result<std::vector<ChunkRef>> {
+    std::vector<ChunkRef> out;
+    Query q(*conn_, "SELECT ino, idx, slices FROM chunks WHERE slices >= $1 ORDER BY slices DESC, ino, idx LIMIT $2");
+    q.bind(1, std::max<uint64_t>(min_slices, 2)).bind(2, static_cast<uint64_t>(limit));
+    while (q.next()) out.push_back(ChunkRef{q.u64(0), q.u64(1), q.u64(2)});
+    return out;
+  });
+}
+
+Result<Attr> SqlMeta::commit_compaction(const Slice& merged, const std::vector<uint64_t>& replaced, int64_t now) {
+  return run("commit compaction", Tx::kWrite, Keys{merged.ino}, [&]() -> Result<Attr> {
+    auto n = pending_slice_inode(merged, true, now);
+    if (!n.ok()) return n.status;
+    if (Status v = validate_slice(merged, settings()); !v.ok()) return v;
+    std::vector<uint64_t> current;
+    {
+      Query q(*conn_, "SELECT id FROM slices WHERE ino = $1 AND chunk = $2 AND status = 1");
+      q.bind(1, merged.ino).bind(2, merged.chunk);
+      while (q.next()) current.push_back(q.u64(0));
+    }
+    std::vector<uint64_t> want = replaced;
+    std::sort(current.begin(), current.end());
+    std::sort(want.begin(), want.end());
+    if (current != want)
+      return Status::Error(EAGAIN, "chunk " + std::to_string(merged.chunk) + " of inode " +
+                                       std::to_string(merged.ino) + " changed while it was compacted");
+    for (uint64_t id : replaced)
+      release_slices("SELECT id FROM slices WHERE id = $1", static_cast<int64_t>(id), now);
+    insert_blocks(merged, {merged.id});
+    Query(*conn_, "UPDATE slices SET pos = $2, len = $3, zero = $4, status = 1, ord = $5, off = 0 WHERE id = $1")
+        .bind(1, merged.id).bind(2, merged.pos).bind(3, merged.len).bind(4, merged.zero)
+        .bind(5, next_ord(merged.ino, merged.chunk)).run();
+    Query(*conn_, "UPDATE chunks SET slices = 1 WHERE ino = $1 AND idx = $2").bind(1, merged.ino).bind(2, merged.chunk).run();
+    return n.value.attr;   // size and times are unchanged: the visible bytes are the same
+  });
 }
 
 }  // namespace s3l::meta

@@ -63,6 +63,8 @@ class SqlMeta final : public Meta {
   Result<Attr> commit_slice(const Slice& s, uint64_t min_size, int64_t now_ns) override;
   Result<Attr> commit_append(const Slice& s, int64_t now_ns) override;
   Status abort_slice(uint64_t slice_id) override;
+  Result<std::vector<ChunkRef>> fragmented_chunks(uint64_t min_slices, size_t limit) override;
+  Result<Attr> commit_compaction(const Slice& merged, const std::vector<uint64_t>& replaced, int64_t now_ns) override;
   Result<std::vector<Slice>> chunk_slices(uint64_t ino, uint64_t chunk) override;
 
   Result<std::vector<DeadBlock>> dead_blocks(size_t limit) override;

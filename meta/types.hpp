@@ -71,6 +71,13 @@ struct Slice {
   std::vector<Block> blocks;  // in order; block i covers [i*block_size, ...) of the data
 };
 
+// A chunk and its number of committed slices (compaction candidates).
+struct ChunkRef {
+  uint64_t ino = 0;
+  uint64_t chunk = 0;
+  uint64_t slices = 0;
+};
+
 struct VolumeSettings {
   uint32_t format_version = kFormatVersion;
   std::string name;

@@ -57,6 +57,8 @@ CREATE TABLE chunks (
   slices INTEGER NOT NULL,
   PRIMARY KEY (ino, idx)
 ) WITHOUT ROWID;
+-- v3: the compactor looks for the most fragmented chunks.
+CREATE INDEX chunks_by_slices ON chunks (slices);
 
 CREATE TABLE slices (
   id      INTEGER PRIMARY KEY,

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "meta/meta.hpp"
-#include "store/block_key.hpp"
 #include "tests/support/fs_util.hpp"
 #include "tests/support/mount_fixture.hpp"
 #include "tests/support/mounts.hpp"
+#include "tests/support/volume_check.hpp"
 
 using namespace s3l::test;
 using namespace std::chrono_literals;
@@ -38,13 +38,11 @@ FixtureOptions fast_heartbeat() {
   return o;
 }
 
-std::unique_ptr<s3l::meta::Meta> open_meta(const MountFixture& fx);
-
 // SIGKILL, then clear the dead mount so that mount() can run again. Returns
 // the sessions registered at the time: the dead mount's among them.
 std::set<uint64_t> crash(MountFixture& fx) {
   std::set<uint64_t> before;
-  auto listed = open_meta(fx)->list_sessions();
+  auto listed = open_volume_meta(fx)->list_sessions();
   BOOST_REQUIRE_MESSAGE(listed.ok(), listed.msg());
   for (auto& s : *listed) before.insert(s.id);
   BOOST_REQUIRE(!before.empty());
@@ -56,35 +54,17 @@ std::set<uint64_t> crash(MountFixture& fx) {
   return before;
 }
 
-std::unique_ptr<s3l::meta::Meta> open_meta(const MountFixture& fx) {
-  auto m = s3l::meta::open_meta(fx.meta_url(), false);
-  BOOST_REQUIRE_MESSAGE(m.ok(), m.msg());
-  auto s = (*m)->load_settings();
-  BOOST_REQUIRE_MESSAGE(s.ok(), s.msg());
-  return std::move(*m);
-}
-
-template <class F>
-bool wait_until(F cond, std::chrono::seconds limit) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return cond();
-}
-
 // The cleaner of the new mount ended the dead sessions, and the deleter has
 // emptied the dead-block queue.
 void wait_for_recovery(MountFixture& fx, const std::set<uint64_t>& dead) {
-  auto m = open_meta(fx);
+  auto m = open_volume_meta(fx);
   bool cleaned = wait_until([&] {
     auto s = m->list_sessions();
     if (!s.ok() || s->empty()) return false;   // the new mount registers after it appears
     for (auto& x : *s)
       if (dead.count(x.id)) return false;
     return true;
-  }, 40s);
+  }, std::chrono::seconds(40));
   auto sessions = m->list_sessions();
   BOOST_REQUIRE(sessions.ok());
   BOOST_REQUIRE_MESSAGE(cleaned, "the dead session was not cleaned up within 40 s: "
@@ -92,30 +72,14 @@ void wait_for_recovery(MountFixture& fx, const std::set<uint64_t>& dead) {
   bool drained = wait_until([&] {
     auto d = m->dead_blocks(1);
     return d.ok() && d->empty();
-  }, 40s);
+  }, std::chrono::seconds(40));
   BOOST_REQUIRE_MESSAGE(drained, "dead blocks were not deleted within 40 s\n" << fx.daemon_log());
 }
 
-// What gc would call leaked: objects under <volume>/chunks/ that no committed
-// block names. Expected: none, and no committed block without its object.
+// What gc would call leaked (none) and no committed block without its object.
 void expect_store_matches_metadata(MountFixture& fx) {
-  auto m = open_meta(fx);
-  auto blocks = m->committed_blocks();
-  BOOST_REQUIRE_MESSAGE(blocks.ok(), blocks.msg());
-  auto settings = m->load_settings();
-  std::set<std::string> referenced;
-  for (auto& [ino, b] : *blocks)
-    referenced.insert(s3l::store::block_key(settings->name, b.slice_id, b.index, b.size));
-  std::set<std::string> stored;
-  for (const auto& k : fx.object_keys())
-    if (k.find("/chunks/") != std::string::npos) stored.insert(k);
-  std::vector<std::string> leaked, missing;
-  for (auto& k : stored)
-    if (!referenced.count(k)) leaked.push_back(k);
-  for (auto& k : referenced)
-    if (!stored.count(k)) missing.push_back(k);
-  BOOST_TEST(leaked.empty(), leaked.size() << " leaked objects, e.g. " << (leaked.empty() ? "" : leaked[0]));
-  BOOST_TEST(missing.empty(), missing.size() << " missing objects, e.g. " << (missing.empty() ? "" : missing[0]));
+  std::string diff = store_vs_metadata(fx);
+  BOOST_TEST(diff.empty(), diff);
 }
 
 void expect_fsck_clean(MountFixture& fx) {
@@ -154,7 +118,7 @@ BOOST_AUTO_TEST_CASE(kill_during_a_200_MiB_write_keeps_every_fsynced_byte) {
     }
     ::close(fd);
   });
-  bool reached = wait_until([&] { return written.load() >= kSynced + 30 * kMiB || !writer_error.empty(); }, 120s);
+  bool reached = wait_until([&] { return written.load() >= kSynced + 30 * kMiB || !writer_error.empty(); }, std::chrono::seconds(120));
   BOOST_REQUIRE_MESSAGE(writer_error.empty(), writer_error);
   BOOST_REQUIRE_MESSAGE(reached && synced, "the writer did not get past the fsync: " << written.load());
   auto dead = crash(fx);
@@ -256,6 +220,6 @@ BOOST_AUTO_TEST_CASE(open_unlinked_file_of_a_killed_holder_is_freed_by_the_clean
   fx.unmount();
   expect_store_matches_metadata(fx);
   expect_fsck_clean(fx);
-  auto m = open_meta(fx);
+  auto m = open_volume_meta(fx);
   BOOST_TEST(m->statfs()->used_bytes == 3 * kMiB);
 }

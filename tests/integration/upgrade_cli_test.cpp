@@ -29,6 +29,7 @@ void sql(const std::string& url, const std::string& statement) {
 // What a volume formatted by the version 1 binary looks like (undoes the
 // steps of meta/schema_upgrade.cpp).
 void downgrade_to_v1(const std::string& url) {
+  sql(url, "DROP INDEX chunks_by_slices");
   sql(url, "DROP TABLE leases");
   sql(url, "ALTER TABLE sessions DROP COLUMN expiry");
   sql(url, "ALTER TABLE slices DROP COLUMN off");

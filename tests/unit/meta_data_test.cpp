@@ -419,4 +419,45 @@ BOOST_AUTO_TEST_CASE(appends_from_two_connections_never_overlap) {
   expect_consistent();
 }
 
+// ---- compaction: the swap succeeds only on an unchanged slice list -------------------
+
+BOOST_AUTO_TEST_CASE(compaction_swaps_only_an_unchanged_slice_list) {
+  Attr f = mk(kRootIno, "f");
+  Slice a = write(f.ino, 0, 0, 1000);
+  Slice b = write(f.ino, 0, 500, 1000);
+  Slice c = write(f.ino, 0, 100, 10);
+  auto frag = m->fragmented_chunks(3, 10);
+  BOOST_REQUIRE(frag.ok());
+  BOOST_REQUIRE_EQUAL(frag->size(), 1u);
+  BOOST_TEST(frag->front().ino == f.ino);
+  BOOST_TEST(frag->front().slices == 3u);
+  BOOST_TEST(m->fragmented_chunks(4, 10)->empty());
+
+  auto id = m->begin_slice(f.ino, 0, session, 1500);
+  BOOST_REQUIRE(id.ok());
+  Slice merged = make_slice(*id, f.ino, 0, 0, 1500);
+  // A slice committed after the list was read: the swap is refused, nothing changes.
+  Slice d = write(f.ino, 0, 1400, 200);
+  auto refused = m->commit_compaction(merged, {a.id, b.id, c.id}, kT0);
+  BOOST_TEST(refused.err() == EAGAIN);
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->size() == 4u);
+  BOOST_TEST(dead(*m).empty());
+  BOOST_REQUIRE(m->abort_slice(*id).ok());
+
+  // With the current list it goes through: one slice, the others' blocks dead.
+  auto id2 = m->begin_slice(f.ino, 0, session, 1600);
+  BOOST_REQUIRE(id2.ok());
+  Slice merged2 = make_slice(*id2, f.ino, 0, 0, 1600);
+  auto done = m->commit_compaction(merged2, {a.id, b.id, c.id, d.id}, kT0);
+  BOOST_REQUIRE_MESSAGE(done.ok(), done.msg());
+  BOOST_TEST(done->size == 1600u);
+  auto sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE_EQUAL(sl->size(), 1u);
+  BOOST_TEST(sl->front().id == *id2);
+  BOOST_TEST(dead(*m).size() == 4u);
+  BOOST_TEST(m->fragmented_chunks(2, 10)->empty());
+  BOOST_TEST(attr(f.ino).size == 1600u);
+  expect_consistent();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

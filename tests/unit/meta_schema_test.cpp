@@ -12,6 +12,7 @@ namespace {
 // Turns the formatted volume back into what version 1 looked like (undoes
 // the steps of meta/schema_upgrade.cpp).
 void downgrade_to_v1(MetaFixture& f) {
+  f.raw("DROP INDEX chunks_by_slices");
   f.raw("DROP TABLE leases");
   f.raw("ALTER TABLE sessions DROP COLUMN expiry");
   f.raw("ALTER TABLE slices DROP COLUMN off");

@@ -1,0 +1,31 @@
+// The compactor: a detached actor (it blocks on the database and the store)
+// that every interval asks for the most fragmented chunks (at least
+// `threshold` committed slices) and rewrites each as one slice
+// (actors/compaction.hpp). Every mount runs one unless --no-bgjob; two
+// compactors on one chunk are safe: the second swap finds the list changed.
+#pragma once
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "meta/meta.hpp"
+#include "store/disk_cache.hpp"
+#include "store/object_store.hpp"
+
+namespace s3l {
+
+struct CompactorConfig {
+  std::function<Result<std::unique_ptr<meta::Meta>>()> open_meta;   // its own connection
+  std::shared_ptr<store::ObjectStore> store;
+  std::shared_ptr<store::BlockCache> cache;                         // may be null
+  meta::VolumeSettings volume;
+  uint64_t session = 0;
+  uint64_t threshold = 24;
+  std::chrono::milliseconds interval{10000};
+};
+
+caf::actor spawn_compactor(caf::actor_system& sys, CompactorConfig cfg);
+
+}  // namespace s3l

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <unistd.h>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -25,6 +26,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cmd/commands.hpp"
+#include "actors/compaction.hpp"
 #include "cmd/common.hpp"
 #include "store/block_key.hpp"
 #include "util/clock.hpp"
@@ -93,14 +95,68 @@ void parallel_for(size_t n, uint32_t threads, F fn) {
 
 }  // namespace
 
+namespace {
+
+// --compact: every chunk with two or more slices, most fragmented first, as
+// a session of its own (the merged slices are pending under it meanwhile).
+// Stops when a whole batch made no progress (chunks busy being written).
+Status compact_all(Volume& vol) {
+  meta::SessionInfo si;
+  si.host = "gc";
+  si.pid = ::getpid();
+  si.mountpoint = "(gc --compact)";
+  si.version = S3L_VERSION;
+  si.started_ns = si.heartbeat_ns = now_ns();
+  auto sid = vol.meta->register_session(si);
+  if (!sid.ok()) return Status::Error(sid.err(), "registering a session: " + sid.msg());
+  uint64_t compacted = 0, changed = 0, slices_before = 0, bytes = 0;
+  Status result;
+  for (;;) {
+    auto chunks = vol.meta->fragmented_chunks(2, 100);
+    if (!chunks.ok()) {
+      result = chunks.status;
+      break;
+    }
+    uint64_t progress = 0;
+    for (const meta::ChunkRef& c : *chunks) {
+      auto r = compact_chunk(*vol.meta, *vol.store, nullptr, vol.settings, *sid, c.ino, c.chunk);
+      if (!r.ok()) {
+        result = Status::Error(r.err(), "inode " + std::to_string(c.ino) + " chunk " + std::to_string(c.chunk) +
+                                            ": " + r.msg());
+        break;
+      }
+      if (r->outcome == CompactOutcome::compacted) {
+        ++compacted;
+        ++progress;
+        slices_before += r->slices_before;
+        bytes += r->bytes;
+      } else if (r->outcome == CompactOutcome::changed) {
+        ++changed;
+      }
+    }
+    if (!result.ok() || progress == 0) break;
+  }
+  Status closed = vol.meta->close_session(*sid);
+  std::cout << "gc: compacted " << compacted << " chunks (" << slices_before << " slices -> " << compacted << ", "
+            << bytes << " bytes rewritten); " << changed << " changed while being compacted (left for later)"
+            << std::endl;
+  if (result.ok() && !closed.ok()) result = closed;
+  return result;
+}
+
+}  // namespace
+
 int run_gc(const config::GcOptions& o) {
-  if (o.compact)
-    return fail("gc", "--compact: compacting fragmented chunks is not implemented yet (only leaked objects are)",
-                kExitUsage);
   int code = kExitRuntime;
   auto v = open_volume(absolute_meta_url(o.meta_url), o.s3, &code);
   if (!v.ok()) return fail("gc", v.msg(), code);
   Volume& vol = v.value;
+  if (o.compact) {
+    // The replaced blocks go to the dead-block queue; a mount's deleter
+    // removes them after its delay (readers in flight may still use them).
+    Status s = compact_all(vol);
+    if (!s.ok()) return fail("gc", "--compact: " + s.msg);
+  }
   const std::string prefix = store::chunks_prefix(vol.settings.name);
   const int64_t min_age_ns = static_cast<int64_t>(o.min_age_s) * kSecond;
 

@@ -353,7 +353,7 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       min_age.show = [&o] { return std::to_string(o.min_age_s); };
       s.options.push_back(std::move(min_age));
       s.options.push_back(uint_opt("threads", "concurrent store requests: 1 to 256", &o.threads, 1, kMaxGcThreads));
-      s.options.push_back(flag_opt("compact", 0, "compact fragmented chunks (not implemented yet: exits 2)",
+      s.options.push_back(flag_opt("compact", 0, "first rewrite every chunk of two or more slices as one (compaction)",
                                    &o.compact));
       add_s3_options(s.options, o.s3, true);
       break;

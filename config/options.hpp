@@ -95,7 +95,7 @@ struct GcOptions {
   bool remove = false;                  // --delete: remove the leaked objects found
   uint64_t min_age_s = 3600;            // --min-age SECONDS: younger objects are never judged
   uint32_t threads = 8;                 // --threads N: concurrent store requests (HEAD, DELETE)
-  bool compact = false;                 // --compact: not implemented yet (exit 2)
+  bool compact = false;                 // --compact: first compact every chunk of 2+ slices
   S3Flags s3;                           // override what the volume settings hold
 };
 

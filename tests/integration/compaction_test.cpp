@@ -168,3 +168,44 @@ BOOST_AUTO_TEST_CASE(randomized_writes_with_compaction_and_gc_running_lose_nothi
   RunResult fsck = fx.fsck({"--check-data"});
   BOOST_TEST(fsck.code() == 0, fsck.describe());
 }
+
+BOOST_AUTO_TEST_CASE(gc_compact_rewrites_every_fragmented_chunk) {
+  FixtureOptions o;
+  o.mount_args = {"--allow-other", "--compact-interval", "86400"};   // the mount's compactor stays idle
+  MountFixture fx(o);
+  std::mt19937_64 rng(seed_from_env() + 2);
+  std::map<std::string, std::string> model;
+  for (int f = 0; f < 3; ++f) {
+    const std::string path = fx.path("g" + std::to_string(f));
+    std::string& mod = model[path];
+    mod.assign((f + 1) * 100000, '\0');
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    BOOST_REQUIRE(fd >= 0);
+    pwrite_all(fd, mod.data(), mod.size(), 0, "fill");
+    for (int i = 0; i < 30; ++i) {
+      size_t len = 1 + rng() % 2000, off = rng() % (mod.size() - len);
+      std::string data = pattern(rng(), off, len);
+      pwrite_all(fd, data.data(), len, off, "overwrite");
+      mod.replace(off, len, data);
+      BOOST_REQUIRE(::fsync(fd) == 0);
+    }
+    BOOST_REQUIRE(::close(fd) == 0);
+  }
+  fx.unmount();
+  auto m = open_volume_meta(fx);
+  BOOST_REQUIRE_EQUAL(m->fragmented_chunks(2, 100)->size(), 3u);
+  RunResult r = fx.run_cli({"gc", fx.meta_url(), "--compact", "--min-age", "0"});
+  BOOST_TEST_MESSAGE(r.out);
+  BOOST_REQUIRE_MESSAGE(r.code() == 0, r.describe());
+  BOOST_TEST(r.out.find("compacted 3 chunks") != std::string::npos, r.out);
+  BOOST_TEST(m->fragmented_chunks(2, 100)->empty());
+  BOOST_TEST(!m->dead_blocks(1)->empty());   // the old blocks wait for a deleter
+  fx.mount();   // its deleter removes them (at the latest when it unmounts)
+  for (auto& [path, mod] : model) BOOST_TEST(read_file(path) == mod, path);
+  fx.unmount();
+  BOOST_TEST(m->dead_blocks(1)->empty());
+  std::string diff = store_vs_metadata(fx);
+  BOOST_TEST(diff.empty(), diff);
+  RunResult f = fx.fsck({"--check-data"});
+  BOOST_TEST(f.code() == 0, f.describe());
+}

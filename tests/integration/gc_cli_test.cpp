@@ -179,10 +179,6 @@ BOOST_AUTO_TEST_CASE(gc_counts_every_category_and_deletes_only_leaked_objects) {
   expect_tally(r, "too-young", 4, 6334 + 333);
   BOOST_CHECK_MESSAGE(r.out.find("less than 3600 s") != std::string::npos, r.out);
 
-  // Compaction is not built yet: a usage error that says so.
-  r = with({"--compact"});
-  BOOST_CHECK_MESSAGE(r.code() == 2 && r.err.find("not implemented yet") != std::string::npos, r.describe());
-
   // --delete: exactly the leaked objects go.
   r = with({"--min-age", "6", "--delete", "--threads", "2", "--log-level", "info"});
   BOOST_TEST_MESSAGE("gc --min-age 6 --delete:\n" << r.out);

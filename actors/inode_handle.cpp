@@ -58,6 +58,7 @@ struct ChunkView {
 struct handle_state {
   HandleConfig cfg;
   uint64_t size = 0;                    // logical size including buffered writes
+  int64_t seen_mtime = 0;               // mtime after this mount's last commit or look
   std::map<uint64_t, ChunkView> chunks; // committed slice lists, fetched on demand
   // Bumped by every own commit into a chunk (per chunk) and by every event that
   // drops all lists (epoch). A slice list fetched across such a change may miss
@@ -168,6 +169,7 @@ void commit_slice(self_ptr self, uint64_t seq) {
         .then(
             [=](Attr& a) {
               auto& st = self->state;
+              st.seen_mtime = a.mtime_ns;
               const uint64_t cs = st.cfg.chunk_size, at = a.size - rec.len;
               for (uint64_t c = at / cs; c <= (a.size - 1) / cs; ++c) {
                 ++st.chunk_gen[c];
@@ -183,8 +185,9 @@ void commit_slice(self_ptr self, uint64_t seq) {
   uint64_t end = s.chunk * st.cfg.chunk_size + s.pos + s.len;
   self->request(st.cfg.meta, kMetaTimeout, msg::commit_atom::value, rec, end, now_ns())
       .then(
-          [=](Attr&) {
+          [=](Attr& a) {
             auto& st = self->state;
+            st.seen_mtime = a.mtime_ns;
             ++st.chunk_gen[rec.chunk];
             auto cit = st.chunks.find(rec.chunk);
             if (cit != st.chunks.end()) {
@@ -694,6 +697,15 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
                 [=](Attr& a) mutable {
                   (void)b;
                   auto& st = self->state;
+                  // Another client committed since this handle last looked
+                  // (size or mtime moved past what this mount wrote): the
+                  // cached slice lists are stale, e.g. `tail -f` after a
+                  // remote append would read zeros up to the new size.
+                  if (a.mtime_ns != st.seen_mtime || (st.inflight.empty() && a.size != st.size)) {
+                    st.chunks.clear();
+                    ++st.epoch;
+                  }
+                  st.seen_mtime = a.mtime_ns;
                   if (st.inflight.empty()) st.size = a.size;
                   else a.size = std::max(a.size, st.size);
                   rp.deliver(a);
@@ -716,6 +728,7 @@ caf::behavior inode_handle(self_ptr self, HandleConfig cfg, uint64_t initial_siz
               .then(
                   [=](Attr& a) mutable {
                     auto& st = self->state;
+                    st.seen_mtime = a.mtime_ns;
                     st.chunks.clear();  // zero slices and dropped slices: reload
                     ++st.epoch;
                     st.size = st.inflight.empty() ? a.size : std::max(a.size, size);

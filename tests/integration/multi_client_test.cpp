@@ -642,3 +642,30 @@ BOOST_AUTO_TEST_CASE(both_mounts_append_to_one_file_and_every_record_survives) {
   }
   m.unmount_and_fsck();
 }
+
+// ---- 5. A follower on B (tail -f) sees what A appends ---------------------------------
+// B keeps the file open and reads on at its end; each time A appends and
+// closes, B's next read after the attribute timeout returns exactly the new
+// line. (It once returned zeros: B's handle kept its old slice lists while
+// taking the new size.)
+BOOST_AUTO_TEST_CASE(follower_on_b_reads_what_a_appends) {
+  TwoMounts m({"--attr-timeout", "0.2", "--entry-timeout", "0.2"});
+  write_file(m.a.path("log"), "line 0\n");
+  int r = open_or_throw(m.b.path("log"), O_RDONLY);
+  std::string seen(64, '\0');
+  BOOST_REQUIRE_EQUAL(::read(r, &seen[0], seen.size()), 7);   // "line 0\n"; the offset is now 7
+  for (int i = 1; i <= 3; ++i) {
+    const std::string line = "line " + std::to_string(i) + "\n";
+    int w = open_or_throw(m.a.path("log"), O_WRONLY | O_APPEND);
+    BOOST_REQUIRE(::write(w, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+    close_or_throw(w, "close on A");
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));   // past B's attribute timeout
+    std::string got(64, '\0');
+    ssize_t n = ::read(r, &got[0], got.size());   // on from where B stopped, like tail -f
+    BOOST_REQUIRE_MESSAGE(n >= 0, "read on B: " << errno_name(errno));
+    got.resize(static_cast<size_t>(n));
+    BOOST_TEST(got == line, "after append " << i << " B read '" << got << "' (" << got.size() << " bytes)");
+  }
+  close_or_throw(r, "close on B");
+  m.unmount_and_fsck();
+}

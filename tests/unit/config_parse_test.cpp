@@ -153,6 +153,15 @@ BOOST_AUTO_TEST_CASE(fsck_every_option) {
   r = parse({"fsck", "--check-data", kMeta});
   BOOST_REQUIRE(r.ok());
   BOOST_TEST(r->fsck.check_data);
+  BOOST_TEST(!r->fsck.repair);
+  BOOST_TEST(r->fsck.session_expiry_s == 60u);
+  r = parse({"fsck", kMeta, "--repair", "--session-expiry", "300"});
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.msg());
+  BOOST_TEST(r->fsck.repair);
+  BOOST_TEST(r->fsck.session_expiry_s == 300u);
+  BOOST_TEST(contains(error_of({"fsck", kMeta, "--session-expiry", "0"}), "--session-expiry"));
+  BOOST_TEST(contains(error_of({"fsck", kMeta, "--session-expiry", "1.5"}), "--session-expiry"));
+  BOOST_TEST(contains(error_of({"fsck", kMeta, "--session-expiry", "604801"}), "--session-expiry"));
 }
 
 BOOST_AUTO_TEST_CASE(value_bounds) {
@@ -316,7 +325,9 @@ BOOST_AUTO_TEST_CASE(help_text_lists_every_option_with_its_default) {
     BOOST_TEST(contains(format, s));
 
   const std::string fsck = help_text(Command::fsck);
-  for (const char* s : {"fsck <META-URL>", "--check-data", "(default: false)"}) BOOST_TEST(contains(fsck, s));
+  for (const char* s : {"fsck <META-URL>", "--check-data", "(default: false)", "--repair", "--session-expiry SECONDS",
+                        "(default: 60)"})
+    BOOST_TEST(contains(fsck, s));
 
   const std::string gc = help_text(Command::gc);
   for (const char* s : {"gc <META-URL>", "--delete", "--min-age SECONDS", "(default: 3600)", "--threads N",

@@ -6,6 +6,7 @@
 // repair); 1: problems found (remain).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -182,8 +183,8 @@ int run_fsck(const config::FsckOptions& o) {
   // ---- --repair ----
   if (auto ss = vol.meta->list_sessions(); ss.ok()) {
     size_t live = 0;
-    const int64_t after = now_ns() - copt.session_expiry_ns;
-    for (const auto& s : *ss) live += s.heartbeat_ns >= after;
+    const int64_t now = now_ns();
+    for (const auto& s : *ss) live += s.heartbeat_ns >= now - std::max(copt.session_expiry_ns, s.expiry_ns);
     if (live)
       std::cerr << "s3layerfs-daemon: fsck: warning: " << live << " mount(s) of this volume are live; each repair "
                 << "is one transaction, but they may keep showing what they cached until remounted\n";

@@ -35,8 +35,9 @@ struct GcReferences {
 };
 
 // fsck: what a check needs to know about time. A session is live while its
-// last heartbeat is newer than now - session_expiry_ns; orphans and pending
-// slices of other sessions are reported as stale.
+// last heartbeat is newer than now minus the longer of session_expiry_ns and
+// the expiry the session registered; orphans and pending slices of other
+// sessions are reported as stale.
 struct CheckOptions {
   int64_t now_ns = 0;                             // 0 = the clock
   int64_t session_expiry_ns = 60'000'000'000;     // 5 x the default 12 s heartbeat

@@ -34,11 +34,18 @@ const char* type_name(uint32_t mode) {
 }
 
 // Why a session no longer counts as live: gone, or silent for too long.
-std::string session_state(uint64_t id, bool row_exists, int64_t heartbeat, int64_t now) {
+std::string session_state(uint64_t id, bool row_exists, int64_t heartbeat, int64_t expiry, int64_t now) {
   if (!row_exists) return "session " + n2s(id) + " no longer exists";
   return "session " + n2s(id) + " sent its last heartbeat " + std::to_string((now - heartbeat) / 1'000'000'000) +
-         " s ago";
+         " s ago (expiry " + std::to_string(expiry / 1'000'000'000) + " s)";
 }
+
+// A session is dead when its row is gone or its heartbeat is older than
+// now ($1) minus the longer of fsck's expiry ($2) and the one the session
+// registered (sessions.expiry, from its mount's heartbeat interval): fsck
+// never calls a mount dead that the session cleaner still counts as live.
+const char* const kDeadSession = "(s.id IS NULL OR s.heartbeat < $1 - CASE WHEN s.expiry > $2 THEN s.expiry ELSE $2 END)";
+const char* const kExpiryCol = "CASE WHEN s.expiry > $2 THEN s.expiry ELSE $2 END";
 
 }  // namespace
 
@@ -80,7 +87,6 @@ Result<std::vector<std::pair<uint64_t, Block>>> SqlMeta::committed_blocks() {
 
 Result<std::vector<Problem>> SqlMeta::check_consistency(const CheckOptions& opt) {
   const int64_t now = opt.now_ns ? opt.now_ns : now_ns();
-  const int64_t live_after = now - opt.session_expiry_ns;   // heartbeats at or after this are live
   return run("check consistency", Tx::kRead, [&]() -> Result<std::vector<Problem>> {
     std::vector<Problem> out;
     const uint64_t cs = settings().chunk_size;
@@ -268,23 +274,26 @@ Result<std::vector<Problem>> SqlMeta::check_consistency(const CheckOptions& opt)
       for (uint64_t ino : rows) add("missing-symlink-target", path_in_tx(ino), "symlink without target row");
     }
     {  // what sessions that are gone or silent left behind: the session cleaner's (or close_session's) work
-      Query q(*conn_, "SELECT o.ino, o.session, CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, s.heartbeat FROM orphans o "
-                      "LEFT JOIN sessions s ON s.id = o.session WHERE s.id IS NULL OR s.heartbeat < $1 ORDER BY o.ino");
-      q.bind(1, live_after);
+      Query q(*conn_, std::string("SELECT o.ino, o.session, CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, s.heartbeat, ") +
+                          kExpiryCol + " FROM orphans o LEFT JOIN sessions s ON s.id = o.session WHERE " +
+                          kDeadSession + " ORDER BY o.ino");
+      q.bind(1, now).bind(2, opt.session_expiry_ns);
       while (q.next())
         add("stale-orphan", "orphan inode " + n2s(q.u64(0)),
-            "deleted while open, still held for " + session_state(q.u64(1), q.i64(2) != 0, q.i64(3), now));
+            "deleted while open, still held for " + session_state(q.u64(1), q.i64(2) != 0, q.i64(3), q.i64(4), now));
     }
     {
-      std::vector<std::tuple<uint64_t, uint64_t, uint64_t, bool, int64_t>> rows;
-      Query q(*conn_, "SELECT sl.id, sl.ino, sl.session, CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, s.heartbeat "
-                      "FROM slices sl LEFT JOIN sessions s ON s.id = sl.session "
-                      "WHERE sl.status = 0 AND (s.id IS NULL OR s.heartbeat < $1) ORDER BY sl.id");
-      q.bind(1, live_after);
-      while (q.next()) rows.emplace_back(q.u64(0), q.u64(1), q.u64(2), q.i64(3) != 0, q.i64(4));
-      for (auto& [id, ino, session, exists, heartbeat] : rows)
+      std::vector<std::tuple<uint64_t, uint64_t, uint64_t, bool, int64_t, int64_t>> rows;
+      Query q(*conn_, std::string("SELECT sl.id, sl.ino, sl.session, CASE WHEN s.id IS NULL THEN 0 ELSE 1 END, "
+                                  "s.heartbeat, ") +
+                          kExpiryCol + " FROM slices sl LEFT JOIN sessions s ON s.id = sl.session WHERE sl.status = 0 AND " +
+                          kDeadSession + " ORDER BY sl.id");
+      q.bind(1, now).bind(2, opt.session_expiry_ns);
+      while (q.next()) rows.emplace_back(q.u64(0), q.u64(1), q.u64(2), q.i64(3) != 0, q.i64(4), q.i64(5));
+      for (auto& [id, ino, session, exists, heartbeat, expiry] : rows)
         add("stale-pending-slice", path_in_tx(ino),
-            "pending slice " + n2s(id) + " (an upload never committed) of " + session_state(session, exists, heartbeat, now));
+            "pending slice " + n2s(id) + " (an upload never committed) of " +
+                session_state(session, exists, heartbeat, expiry, now));
     }
     {  // statfs counters
       // A statistic is its row plus its shard rows `name#k` (see add_counter).

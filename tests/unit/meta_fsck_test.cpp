@@ -338,10 +338,24 @@ BOOST_AUTO_TEST_CASE(orphans_and_pending_slices_of_dead_sessions) {
   // Silent for 61 s with an expiry of 60 s: dead. With 120 s: still live.
   const CheckOptions later = at(kT0 + 61 * kSecond);
   auto ps = problems_at(later);
-  BOOST_TEST(listed(ps, "stale-orphan", "orphan inode " + n(f.ino), "last heartbeat 61 s ago"), describe(ps));
+  BOOST_TEST(listed(ps, "stale-orphan", "orphan inode " + n(f.ino), "last heartbeat 61 s ago (expiry 60 s)"),
+             describe(ps));
   BOOST_TEST(listed(ps, "stale-pending-slice", "/g", "pending slice " + n(*pending)), describe(ps));
   BOOST_TEST(!listed(ps, "unreachable-inode", ""), describe(ps));
   BOOST_TEST(problems_at(at(kT0 + 61 * kSecond, 120)).empty());
+  {  // A session that registered a longer expiry (a mount with a slow heartbeat) is judged by it.
+    SessionInfo slow{0, "slowhost", 43, "/mnt/slow", "test", kT0, kT0};
+    slow.expiry_ns = 300 * kSecond;
+    auto s2 = m->register_session(slow);
+    BOOST_REQUIRE_MESSAGE(s2.ok(), s2.msg());
+    Attr h = mk(kRootIno, "h");
+    BOOST_REQUIRE(m->unlink(kRootIno, "h", *s2, kT0).ok());
+    ps = problems_at(later);
+    BOOST_TEST(!listed(ps, "stale-orphan", "orphan inode " + n(h.ino)), describe(ps));
+    ps = problems_at(at(kT0 + 301 * kSecond));
+    BOOST_TEST(listed(ps, "stale-orphan", "orphan inode " + n(h.ino), "(expiry 300 s)"), describe(ps));
+    BOOST_REQUIRE(m->close_session(*s2).ok());
+  }
   // A silent session that still has its row is the session cleaner's: left alone.
   repair(later);
   ps = problems_at(later);

@@ -316,7 +316,8 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       OptionSpec expiry;
       expiry.name = "session-expiry";
       expiry.value_name = "SECONDS";
-      expiry.help = "a session silent for longer is dead: its orphans and pending slices are reported";
+      expiry.help = "a session silent for longer (or for longer than the expiry it registered) is dead: its "
+                    "orphans and pending slices are reported";
       expiry.set = [&o](const std::string& v) -> Status {
         auto r = parse_uint(v, 1, kMaxSessionExpiry);
         if (!r.ok()) return r.status;

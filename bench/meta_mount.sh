@@ -8,7 +8,8 @@
 # Prints numbers, never fails on them; fails (exit 1) if any operation fails.
 #
 #   bash bench/meta_mount.sh [BUILD_DIR] [--files N] [--dirs D] [--scale N]
-#        [--engines sqlite,postgres] [--clients 1,2] [--no-scale] [-- extra mount options]
+#        [--engines sqlite,postgres] [--clients 1,2] [--no-scale | --scale-only]
+#        [--fill-segment N] [--pg-setting NAME=VALUE ...] [-- extra mount options]
 #
 # Run as root from the checkout after a build (BUILD_DIR defaults to ./build).
 # Everything lives in a temp dir: the volumes (SQLite file or a PostgreSQL
@@ -16,7 +17,9 @@
 # throwaway cluster (initdb as user postgres, loopback port, server defaults:
 # fsync and synchronous_commit on). At exit, also on failure or Ctrl-C, every
 # mount is unmounted, every daemon and the PostgreSQL server are stopped by
-# PID, and the temp dir is removed.
+# PID, and the temp dir is removed. --pg-setting (repeatable) passes a server
+# setting for diagnosis, e.g. synchronous_commit=off to see what the WAL flush
+# costs; the header then says the server is not on its defaults.
 #
 # Phases, each on fresh kernel caches where it matters:
 #   create  open(O_CREAT|O_EXCL) + close, after mkdir of the directories
@@ -38,7 +41,17 @@ scale=100000
 engines=sqlite,postgres
 client_counts=1,2
 do_scale=1
+do_matrix=1
+# The directory-size fill remounts after every FILL_SEGMENT creates. Why: at
+# commit 954f85a every Bridge call leaves its request-timeout message (2 min
+# for metadata calls) in the calling FUSE thread's scoped_actor mailbox, and
+# each later call scans them all: a mount gets slower with its age x its call
+# rate (2,000 creates: 1.0 s before the 2-minute mark, 29 s after). Without
+# the remounts, the PostgreSQL fill measures that leak, not the directory
+# size. --fill-segment 0 fills in one mount.
+fill_segment=5000
 mount_extra=()
+pg_settings=()
 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then build=$1; shift; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,9 +61,13 @@ while [ $# -gt 0 ]; do
     --engines) engines=$2; shift 2 ;;
     --clients) client_counts=$2; shift 2 ;;
     --no-scale) do_scale=0; shift ;;
+    --scale-only) do_matrix=0; shift ;;
+    --fill-segment) fill_segment=$2; shift 2 ;;
+    --pg-setting) pg_settings+=("$2"); shift 2 ;;
     --) shift; mount_extra=("$@"); break ;;
     *) echo "usage: $0 [BUILD_DIR] [--files N] [--dirs D] [--scale N] [--engines sqlite,postgres]" \
-            "[--clients 1,2] [--no-scale] [-- mount options]" >&2; exit 2 ;;
+            "[--clients 1,2] [--no-scale | --scale-only] [--fill-segment N] [--pg-setting NAME=VALUE]" \
+            "[-- mount options]" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "meta_mount: run as root (mount, PostgreSQL as user postgres)" >&2; exit 2; }
@@ -128,15 +145,21 @@ free_port() {
 start_postgres() {
   pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   pg_port=$(free_port)
+  local extra="" kv
+  for kv in "${pg_settings[@]}"; do
+    [[ "$kv" =~ ^[a-z_.]+=[A-Za-z0-9_.]+$ ]] || { echo "meta_mount: --pg-setting wants NAME=VALUE, got '$kv'" >&2; exit 2; }
+    extra+=" -c $kv"
+  done
   install -d -o postgres -m 700 "$pgdata" "$work/pgrun"
   runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -A trust -U postgres -E UTF8 --locale=C >"$work/initdb.log" 2>&1 ||
     { cat "$work/initdb.log" >&2; exit 1; }
   runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$work/pgrun/pg.log" -w \
-    -o "-p $pg_port -k $work/pgrun -c listen_addresses=127.0.0.1" start >/dev/null ||
+    -o "-p $pg_port -k $work/pgrun -c listen_addresses=127.0.0.1$extra" start >/dev/null ||
     { cat "$work/pgrun/pg.log" >&2; exit 1; }
   pg_pid=$(head -1 "$pgdata/postmaster.pid")
   log "meta_mount: PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port (pid $pg_pid)," \
       "fsync=$(pg_sql -Atc 'show fsync'), synchronous_commit=$(pg_sql -Atc 'show synchronous_commit')"
+  [ ${#pg_settings[@]} -eq 0 ] || log "meta_mount: NOT the server defaults: ${pg_settings[*]}"
 }
 
 pg_sql() { psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres "$@"; }
@@ -255,7 +278,23 @@ run_scale() {
   ops "$engine" scale "create@1k" create --files "$k" --from 0
   remount
   ops "$engine" scale "stat@1k" stat --files "$k" --from 0
-  if [ "$mid" -gt 0 ]; then ops "$engine" scale "create(fill)" create --files "$mid" --from "$k"; fi
+  # The fill, in segments of $fill_segment creates with a remount between
+  # (see fill_segment above); one row per segment is not worth printing.
+  local at=$k seg n t=0 sum=0
+  seg=$fill_segment
+  [ "$seg" -gt 0 ] || seg=$mid
+  while [ "$at" -lt $((k + mid)) ]; do
+    n=$((k + mid - at)); [ "$n" -le "$seg" ] || n=$seg
+    read -r _ _ t < <("$work/meta_ops" create --files "$n" --from "$at" "${mnts[0]}") ||
+      { log "meta_mount: $engine fill at $at failed"; exit 1; }
+    sum=$(awk -v a="$sum" -v b="$t" 'BEGIN { printf "%.6f", a + b }')
+    at=$((at + n))
+    if [ "$fill_segment" -gt 0 ]; then remount; fi
+  done
+  if [ "$mid" -gt 0 ]; then
+    printf '%s scale 1 create(fill) %s %s\n' "$engine" "$mid" "$sum" >>"$results"
+    log "  $engine scale fill: $mid creates in $sum s (timed without the remounts)"
+  fi
   ops "$engine" scale "create@${scale}" create --files "$k" --from $((scale - k))
   remount
   ops "$engine" scale "stat@${scale}" stat --files "$k" --from $((scale - k))
@@ -271,9 +310,11 @@ IFS=, read -r -a engine_list <<<"$engines"
 IFS=, read -r -a client_list <<<"$client_counts"
 for engine in "${engine_list[@]}"; do
   case "$engine" in sqlite|postgres) ;; *) echo "meta_mount: unknown engine $engine" >&2; exit 2 ;; esac
-  for ndirs in 1 "$dirs"; do
-    for clients in "${client_list[@]}"; do run_config "$engine" "$ndirs" "$clients"; done
-  done
+  if [ "$do_matrix" = 1 ]; then
+    for ndirs in 1 "$dirs"; do
+      for clients in "${client_list[@]}"; do run_config "$engine" "$ndirs" "$clients"; done
+    done
+  fi
   if [ "$do_scale" = 1 ]; then run_scale "$engine"; fi
 done
 load_end=$(loadavg)
@@ -282,6 +323,7 @@ load_end=$(loadavg)
 echo
 echo "Metadata through the mount: $(basename "$bin") from $build, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "load average at start: $load_start, at end: $load_end ($(nproc) cores)"
+[ ${#pg_settings[@]} -eq 0 ] || echo "PostgreSQL NOT on its defaults: ${pg_settings[*]}"
 printf '%-8s %-10s %7s %-16s %8s %9s %10s %10s\n' engine layout clients phase ops seconds ops/s us/op
 awk '{ printf "%-8s %-10s %7d %-16s %8d %9.3f %10.0f %10.1f\n", $1, $2, $3, $4, $5, $6, $5 / $6, $6 * 1e6 * $3 / $5 }' "$results"
 if [ "$do_scale" = 1 ]; then

@@ -11,8 +11,17 @@
 // Lost connections: the next begin() (or statement outside a transaction)
 // reconnects, waiting up to kReconnectWindow for the server to come back. A
 // transaction that failed before COMMIT was sent is reported retryable (the
-// server rolled it back); a connection lost during COMMIT is not (outcome
-// unknown), and neither is a failed autocommit statement that may have written.
+// server rolled it back), and so is a failed autocommit SELECT; one that may
+// have written is not.
+//
+// A connection lost during COMMIT leaves the outcome unknown to the client:
+// the server may have committed and then lost the answer. Reporting a
+// failure then would be wrong both ways (the caller may delete data a
+// committed row points to; a rerun may apply the change twice), so every
+// write transaction reads its id (txid_current_if_assigned) just before
+// COMMIT, and after such a loss a new connection asks the server how that
+// transaction ended (txid_status): committed is success, aborted is rerun,
+// only an unanswerable question is EIO "outcome unknown".
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -221,6 +230,7 @@ class PgConn final : public SqlConn {
     if (tx_) throw DbError(EIO, false, "postgres: begin() inside an open transaction (internal error)");
     ensure_connected();
     deallocate_stale();
+    write_ = write;
     try {
       if (write)
         tx_ = std::make_unique<pqxx::transaction<pqxx::serializable, pqxx::read_write>>(*c_);
@@ -235,11 +245,21 @@ class PgConn final : public SqlConn {
   void commit() override {
     if (!tx_) throw DbError(EIO, false, "postgres: commit() without a transaction (internal error)");
     check_usable_in_tx();
+    // Nothing is committed yet: a failure here is an ordinary (retryable) one.
+    const std::optional<int64_t> xid = write_ ? current_xid() : std::nullopt;
+    const int backend = c_->backendpid();
     try {
       tx_->commit();
       tx_.reset();
+    } catch (const pqxx::in_doubt_error& e) {
+      tx_.reset();
+      broken_ = true;   // the session, and with it its advisory locks, is gone
+      locked_ = false;
+      resolve_in_doubt(xid, backend, scrub(e.what()));   // returns only if it committed
+      return;
     } catch (...) {
       tx_.reset();
+      if (!c_ || !c_->is_open()) broken_ = true;
       release_locks();
       fail("COMMIT", true);
     }
@@ -266,6 +286,10 @@ class PgConn final : public SqlConn {
   // The wait is unbounded unless the URL sets lock_timeout (SQLSTATE 55P03).
   void lock_keys(const std::vector<int64_t>& keys) override {
     if (tx_) throw DbError(EIO, false, "postgres: lock_keys() inside a transaction (internal error)");
+    // Reconnect first: connect() forgets locked_, so a reconnect inside the
+    // first lock statement would leave that lock held by a session that
+    // believes it holds none (every other connection then waits on it forever).
+    ensure_connected();
     for (int64_t k : keys) {
       locked_ = true;   // before the call: if it fails half way, unlock anyway
       Query(*this, "SELECT pg_advisory_lock($1)").bind(1, k).run();
@@ -359,13 +383,83 @@ class PgConn final : public SqlConn {
   void release_locks() noexcept {
     if (!locked_) return;
     locked_ = false;
-    if (broken_ || !c_) return;   // the server released them with the session
+    // A lost session's locks went with it; never reconnect just to unlock.
+    if (broken_ || !c_ || !c_->is_open()) return;
     try {
       Query(*this, "SELECT pg_advisory_unlock_all()").run();
     } catch (...) {
       // Unknown state: drop the session so that the server frees the locks.
       broken_ = true;
     }
+  }
+
+  // The id of the open write transaction, or nullopt if it wrote nothing
+  // (no id assigned: its COMMIT changes nothing either way).
+  std::optional<int64_t> current_xid() {
+    try {
+      pqxx::result r = tx_->exec("SELECT txid_current_if_assigned()");
+      if (r.empty() || r[0][0].is_null()) return std::nullopt;
+      return r[0][0].as<int64_t>();
+    } catch (...) {
+      fail("SELECT txid_current_if_assigned()", false);
+    }
+  }
+
+  // The connection broke during COMMIT of transaction `xid` (run by backend
+  // `backend`). Asks the server, on a new connection, how it ended: returns if
+  // it committed; throws a retryable DbError if it was rolled back (or wrote
+  // nothing), and EIO "outcome unknown" if that cannot be found out within
+  // the reconnect window.
+  void resolve_in_doubt(std::optional<int64_t> xid, int backend, const std::string& why) {
+    const std::string who = "postgres " + u_.safe + ": ";
+    if (!xid)
+      throw DbError(EIO, true, who + "connection lost during COMMIT of a transaction that wrote nothing (" + why + ")");
+    const std::string tx = "transaction " + std::to_string(*xid);
+    spdlog::warn("{}connection lost during COMMIT of {}; asking the server whether it committed", who, tx);
+    const auto deadline = Clock::now() + 2 * kReconnectWindow;
+    bool ended_old_session = false;
+    std::string status;
+    for (;;) {
+      try {
+        Query q(*this, "SELECT txid_status($1)");   // reconnects, waiting up to the window
+        q.bind(1, *xid);
+        status = q.next() && !q.is_null(0) ? q.str(0) : "no longer known";
+      } catch (const DbError& e) {
+        if (e.retryable && Clock::now() < deadline) {   // lost again: ask again
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          continue;
+        }
+        throw DbError(EIO, false, who + "connection lost during COMMIT of " + tx +
+                                      ": the outcome is unknown (the server could not be asked: " + e.what() + ")");
+      }
+      if (status != "in progress") break;
+      // Our old session still has it open: the network failed, not the
+      // server. Ending that session rolls it back unless COMMIT is already
+      // under way there, which then finishes; either way the status settles.
+      if (!ended_old_session && backend > 0) {
+        ended_old_session = true;
+        try {
+          Query(*this, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND "
+                       "backend_xid::text = $2")
+              .bind(1, backend)
+              .text(2, std::to_string(static_cast<uint64_t>(*xid) & 0xffffffffu))
+              .run();
+        } catch (const DbError& e) {
+          spdlog::warn("{}could not end the old session {} of {}: {}", who, backend, tx, e.what());
+        }
+      }
+      if (Clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (status == "committed") {
+      spdlog::warn("{}{} did commit (the answer to COMMIT was lost)", who, tx);
+      return;
+    }
+    if (status == "aborted")
+      throw DbError(EIO, true, who + "connection lost during COMMIT of " + tx + "; the server rolled it back (" +
+                                   why + ")");
+    throw DbError(EIO, false, who + "connection lost during COMMIT of " + tx + ": the outcome is unknown (txid_status: " +
+                                  status + "; " + why + ")");
   }
 
   void check_usable_in_tx() {
@@ -459,6 +553,7 @@ class PgConn final : public SqlConn {
   std::unique_ptr<pqxx::dbtransaction> tx_;
   bool broken_ = false;
   bool locked_ = false;   // advisory locks of lock_keys() may be held
+  bool write_ = false;    // the open transaction is a write transaction
   uint64_t gen_ = 0;
   std::optional<Clock::time_point> down_since_;
   std::unordered_map<std::string, std::unique_ptr<PgStmt>> cache_;

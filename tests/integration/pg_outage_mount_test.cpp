@@ -211,6 +211,9 @@ struct WriterState {
   std::atomic<int> phase{0};                // 0 writing, 1 in the part-way fsync, 2 writing on, 3 final fsync, 4 done
   std::atomic<int64_t> start_ns{0}, fsync1_start_ns{0}, fsync1_end_ns{0}, end_ns{0};
   std::atomic<bool> done{false};
+  // If set, the writer waits at `fsync_at` (up to 60 s) until `go` before its
+  // part-way fsync: the test takes the server down meanwhile.
+  std::atomic<bool> hold{false}, go{false};
   Failure failure;
 };
 
@@ -224,6 +227,7 @@ void run_writer(WriterState& w, const std::string& path, uint64_t seed, uint64_t
     for (uint64_t off = 0; off < size && w.failure.err == 0; off += MiB) {
       if (off == fsync_at) {
         w.phase = 1;
+        for (int i = 0; i < 6000 && w.hold && !w.go; ++i) ::usleep(10000);
         w.fsync1_start_ns = mono_ns();
         if (::fsync(fd) != 0) {
           w.failure.set("fsync (part-way)", errno, off);
@@ -374,30 +378,38 @@ BOOST_AUTO_TEST_CASE(server_killed_during_a_large_write_and_back_4s_later) {
 
   const uint64_t size = 200 * MiB, fsync_at = 96 * MiB;
   auto w = make_shared_mem<WriterState>();
+  w->hold = true;
   const std::string path = m->path("big.bin");
   Forked child([&] { run_writer(*w, path, 2, size, fsync_at); });
 
-  // Kill the cluster while the part-way fsync waits for its commits.
+  // Kill the cluster right after the writer's last write before its part-way
+  // fsync: up to 32 MiB are still on their way (uploads, begin and commit
+  // transactions), and the fsync then waits for them through the outage.
   BOOST_REQUIRE_MESSAGE(wait_until([&] { return w->phase >= 1; }, 120s),
                         "the writer did not reach " << fsync_at / MiB << " MiB within 120 s: " << w->failure.describe());
   BOOST_REQUIRE_MESSAGE(!w->done, "the writer ended before the outage: " << w->failure.describe());
-  std::this_thread::sleep_for(50ms);
+  const uint64_t at_kill = w->written;
   const int64_t t_kill = mono_ns();
   pg().kill_hard();
+  const int64_t t_dead = mono_ns();
+  w->go = true;
   std::this_thread::sleep_for(4s);
   pg().start();
   const int64_t t_up = mono_ns();
 
   BOOST_REQUIRE_MESSAGE(child.wait_for(180s), "the writer did not finish within 180 s after the restart");
-  BOOST_TEST_MESSAGE("killed after " << w->written / MiB << " MiB written; server down for " << secs(t_up - t_kill)
-                                     << " s; part-way fsync took " << secs(w->fsync1_end_ns - w->fsync1_start_ns)
+  BOOST_TEST_MESSAGE("killed after " << at_kill / MiB << " MiB written (kill took " << secs(t_dead - t_kill)
+                                     << " s); server down for " << secs(t_up - t_kill) << " s; part-way fsync took "
+                                     << secs(w->fsync1_end_ns - w->fsync1_start_ns)
                                      << " s; the write took " << secs(w->end_ns - w->start_ns) << " s in all");
   BOOST_REQUIRE_MESSAGE(w->failure.err == 0, "the write did not complete: " << w->failure.describe() << " at offset "
                                                                             << w->failure.offset << "\ndaemon log:\n"
                                                                             << m->daemon_log());
   BOOST_CHECK(child.exited_ok());
-  // The outage really hit the write: it ended only after the server was back.
-  BOOST_CHECK_MESSAGE(w->end_ns > t_up, "the writer finished before the server came back");
+  // The outage really hit the write: the part-way fsync, started while the
+  // server was dead, returned only after it was back.
+  BOOST_CHECK_MESSAGE(w->fsync1_start_ns > t_dead && w->fsync1_end_ns > t_up,
+                      "the part-way fsync did not wait for the server");
   BOOST_CHECK_MESSAGE(m->daemon_log().find("connection lost") != std::string::npos,
                       "the daemon never noticed the lost connection:\n" << m->daemon_log());
 
@@ -412,50 +424,72 @@ BOOST_AUTO_TEST_CASE(server_killed_during_a_large_write_and_back_4s_later) {
 
 BOOST_AUTO_TEST_CASE(server_stopped_during_writes_creates_and_renames) {
   auto m = mount_volume(pg().url_for(new_database()), {"--buffer-size", "32M"});
-  const std::string dir = m->path("ops");
-  BOOST_REQUIRE_EQUAL(::mkdir(dir.c_str(), 0755), 0);
+  // Three independent streams (each waits for its own calls), one directory each.
+  constexpr int kStreams = 3;
+  std::vector<std::string> dirs;
+  for (int k = 0; k < kStreams; ++k) {
+    dirs.push_back(m->path("ops" + std::to_string(k)));
+    BOOST_REQUIRE_EQUAL(::mkdir(dirs.back().c_str(), 0755), 0);
+  }
 
   const uint64_t size = 96 * MiB;
   auto w = make_shared_mem<WriterState>();
-  auto ops = make_shared_mem<OpsState>();
+  std::vector<SharedPtr<OpsState>> ops;
+  for (int k = 0; k < kStreams; ++k) ops.push_back(make_shared_mem<OpsState>());
+  auto total_ops = [&] {
+    int n = 0;
+    for (auto& o : ops) n += o->count;
+    return n;
+  };
   const std::string path = m->path("data.bin");
   Forked writer([&] { run_writer(*w, path, 3, size, 48 * MiB); });
-  Forked opser([&] { run_ops(*ops, dir); });
+  std::vector<std::unique_ptr<Forked>> streams;
+  for (int k = 0; k < kStreams; ++k) {
+    OpsState* o = ops[k].get();
+    const std::string dir = dirs[k];
+    streams.push_back(std::make_unique<Forked>([o, dir] { run_ops(*o, dir); }));
+  }
 
-  BOOST_REQUIRE_MESSAGE(wait_until([&] { return ops->count >= 20 && w->written >= 24 * MiB; }, 120s),
-                        "no progress before the outage: " << ops->count << " ops, " << w->written / MiB
+  BOOST_REQUIRE_MESSAGE(wait_until([&] { return total_ops() >= 30 && w->written >= 24 * MiB; }, 120s),
+                        "no progress before the outage: " << total_ops() << " ops, " << w->written / MiB
                                                           << " MiB written; " << w->failure.describe());
   BOOST_REQUIRE_MESSAGE(!w->done, "the writer ended before the outage: " << w->failure.describe());
-  const int ops_before = ops->count;
+  const int ops_before = total_ops();
   const int64_t t_stop = mono_ns();
   pg().stop();   // pg_ctl stop -m fast: sessions are terminated, the server shuts down cleanly
   const int64_t t_down = mono_ns();
   std::this_thread::sleep_for(4s);
-  const int ops_during = ops->count - ops_before;
+  const int ops_during = total_ops() - ops_before;
   pg().start();
   const int64_t t_up = mono_ns();
-  // Let the stream go on for a while with the server back, then stop it.
-  wait_until([&] { return ops->count >= ops_before + ops_during + 50; }, 20s);
-  ops->stop = true;
-  BOOST_REQUIRE_MESSAGE(opser.wait_for(120s), "the metadata stream did not end within 120 s");
+  // Let the streams go on for a while with the server back, then stop them.
+  wait_until([&] { return total_ops() >= ops_before + ops_during + 100; }, 20s);
+  for (auto& o : ops) o->stop = true;
+  for (auto& f : streams) BOOST_REQUIRE_MESSAGE(f->wait_for(120s), "a metadata stream did not end within 120 s");
   BOOST_REQUIRE_MESSAGE(writer.wait_for(180s), "the writer did not finish within 180 s after the restart");
 
   // Ops that were waiting for the server while it was down.
   int spanning = 0;
-  for (int i = 0; i < ops->count; ++i)
-    if (ops->ops[i].start_ns < t_up && ops->ops[i].end_ns > t_up) ++spanning;
+  for (auto& o : ops)
+    for (int i = 0; i < o->count; ++i)
+      if (o->ops[i].start_ns < t_up && o->ops[i].end_ns > t_up) ++spanning;
   BOOST_TEST_MESSAGE("stop took " << secs(t_down - t_stop) << " s, server down " << secs(t_up - t_down) << " s; "
-                                  << ops->count << " ops (" << ops_before << " before the stop, " << ops_during
+                                  << total_ops() << " ops (" << ops_before << " before the stop, " << ops_during
                                   << " completed while it was down, " << spanning << " waited across the restart); "
                                   << "write: " << secs(w->end_ns - w->start_ns) << " s, " << w->failure.describe());
-  BOOST_CHECK_MESSAGE(spanning >= 1, "no metadata operation was in flight while the server was down");
+  BOOST_CHECK_MESSAGE(spanning >= kStreams, "only " << spanning << " metadata operations were in flight while the "
+                                                    << "server was down");
   BOOST_CHECK_MESSAGE(w->failure.err == 0, "the write did not complete: " << w->failure.describe() << " at offset "
                                                                           << w->failure.offset);
   BOOST_CHECK_MESSAGE(w->end_ns > t_up, "the writer finished before the server came back");
 
   cold_remount(*m);
   int failures = 0;
-  check_ops(*ops, dir, &failures);
+  for (int k = 0; k < kStreams; ++k) {
+    int f = 0;
+    check_ops(*ops[k], dirs[k], &f);
+    failures += f;
+  }
   // The outage is far shorter than the reconnect window: nothing may fail.
   BOOST_CHECK_MESSAGE(failures == 0, failures << " metadata operations returned an error (listed above)\n"
                                               << m->daemon_log());
@@ -468,7 +502,7 @@ BOOST_AUTO_TEST_CASE(server_stopped_during_writes_creates_and_renames) {
 
 struct LongOutageState {
   std::atomic<int64_t> create_ns{0}, write_ns{0};
-  std::atomic<bool> created{false}, wrote{false};
+  std::atomic<bool> created{false}, wrote{false}, opened{false}, go{false};
   Failure create_failure, write_failure;
 };
 
@@ -478,23 +512,17 @@ BOOST_AUTO_TEST_CASE(outage_longer_than_the_retry_budget_is_eio_then_the_mount_w
   write_file(m->path("w.bin"), "");
   const uint64_t wsize = 4 * MiB;
 
-  pg().stop();
-  const int64_t t_down = mono_ns();
   auto st = make_shared_mem<LongOutageState>();
   const std::string late = m->path("late.txt"), wpath = m->path("w.bin");
+  // The child opens w.bin while the server is up, then (once it is down)
+  // writes and fsyncs it, then tries a create.
   Forked child([&] {
+    int fd = ::open(wpath.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) st->write_failure.set("open(O_WRONLY) before the outage", errno);
+    st->opened = true;
+    for (int i = 0; i < 6000 && !st->go; ++i) ::usleep(10000);
     int64_t t0 = mono_ns();
-    int fd = ::open(late.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) st->create_failure.set("open(O_CREAT|O_EXCL)", errno);
-    else if (::close(fd) != 0) st->create_failure.set("close", errno);
-    st->created = st->create_failure.err == 0;
-    st->create_ns = mono_ns() - t0;
-
-    t0 = mono_ns();
-    fd = ::open(wpath.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) {
-      st->write_failure.set("open(O_WRONLY)", errno);
-    } else {
+    if (fd >= 0) {
       const std::string data = pattern(32, 0, wsize);
       ssize_t n = ::pwrite(fd, data.data(), data.size(), 0);
       if (n != static_cast<ssize_t>(data.size())) st->write_failure.set("pwrite", n < 0 ? errno : EIO);
@@ -503,7 +531,18 @@ BOOST_AUTO_TEST_CASE(outage_longer_than_the_retry_budget_is_eio_then_the_mount_w
     }
     st->wrote = st->write_failure.err == 0;
     st->write_ns = mono_ns() - t0;
+
+    t0 = mono_ns();
+    fd = ::open(late.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) st->create_failure.set("open(O_CREAT|O_EXCL)", errno);
+    else if (::close(fd) != 0) st->create_failure.set("close", errno);
+    st->created = st->create_failure.err == 0;
+    st->create_ns = mono_ns() - t0;
   });
+  BOOST_REQUIRE(wait_until([&] { return st->opened.load(); }, 30s));
+  pg().stop();
+  const int64_t t_down = mono_ns();
+  st->go = true;
   // Bounded: the reconnect window (15 s) plus slack, far below the 2 min
   // request timeout inside the daemon.
   const bool ended = child.wait_for(60s);

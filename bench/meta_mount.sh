@@ -265,8 +265,24 @@ run_config() {
   drop_volume "$engine" "$tag"
 }
 
+# cold_stats ENGINE LABEL N FROM: N stats after a remount, three times; the
+# row is the fastest of the three (1,000 stats take 40-250 ms, so a single
+# try is at the mercy of whatever else the machine does in that moment).
+cold_stats() {
+  local engine=$1 label=$2 n=$3 from=$4 best="" t tries=""
+  for _ in 1 2 3; do
+    remount
+    read -r _ _ t < <("$work/meta_ops" stat --files "$n" --from "$from" "${mnts[0]}") ||
+      { log "meta_mount: $engine $label failed"; exit 1; }
+    tries+=" $t"
+    if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; fi
+  done
+  printf '%s scale 1 %s %s %s\n' "$engine" "$label" "$n" "$best" >>"$results"
+  log "  $engine scale $label: $n stats, best of 3 tries (s):$tries"
+}
+
 # Directory size: cost of 1,000 creates / stats with ~1,000 entries in the
-# directory vs the last 1,000 with ~SCALE entries (stats after a remount, cold).
+# directory vs the last 1,000 with ~SCALE entries (stats cold, best of 3).
 run_scale() {
   local engine=$1 k=1000 mid
   local tag="v_${engine}_scale"
@@ -276,8 +292,7 @@ run_scale() {
   mount_clients 1
   "$work/meta_ops" mkdirs --dirs 1 "${mnts[0]}" >/dev/null
   ops "$engine" scale "create@1k" create --files "$k" --from 0
-  remount
-  ops "$engine" scale "stat@1k" stat --files "$k" --from 0
+  cold_stats "$engine" "stat@1k" "$k" 0
   # The fill, in segments of $fill_segment creates with a remount between
   # (see fill_segment above); one row per segment is not worth printing.
   local at=$k seg n t=0 sum=0
@@ -296,8 +311,7 @@ run_scale() {
     log "  $engine scale fill: $mid creates in $sum s (timed without the remounts)"
   fi
   ops "$engine" scale "create@${scale}" create --files "$k" --from $((scale - k))
-  remount
-  ops "$engine" scale "stat@${scale}" stat --files "$k" --from $((scale - k))
+  cold_stats "$engine" "stat@${scale}" "$k" $((scale - k))
   unmount_all
   drop_volume "$engine" "$tag"
 }

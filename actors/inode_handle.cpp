@@ -138,13 +138,23 @@ void fail_slice(self_ptr self, uint64_t seq, const Status& err) {
                 s.chunk, s.pos, err.msg);
   if (st.sticky.ok()) st.sticky = err.ok() ? Status::Error(EIO, "upload failed") : err;
   if (s.id) {
-    // Remove what was stored and the pending record: nothing of it is visible.
+    // Drop the pending record first, and the stored objects only once that
+    // worked: if the commit did land after all (its answer was lost), abort
+    // refuses and the objects must stay. Otherwise they are left to gc.
     std::vector<std::string> keys;
     for (auto& b : s.done)
       if (!b.checksum.empty()) keys.push_back(key_of(st, s.id, b.index, b.size));
-    if (!keys.empty()) self->send(st.cfg.uploads, msg::del_objs_atom::value, std::move(keys));
-    self->request(st.cfg.meta, kMetaTimeout, msg::abort_atom::value, s.id)
-        .then([]() {}, [](caf::error&) {});
+    const uint64_t id = s.id, ino = st.cfg.ino;
+    caf::actor uploads = st.cfg.uploads;
+    self->request(st.cfg.meta, kMetaTimeout, msg::abort_atom::value, id)
+        .then(
+            [=]() {
+              if (!keys.empty()) self->send(uploads, msg::del_objs_atom::value, keys);
+            },
+            [=](caf::error& e) {
+              spdlog::warn("ino {}: slice {} not aborted ({}); its {} objects are left for gc", ino, id,
+                           from_caf_error(e).msg, keys.size());
+            });
   }
   uint64_t chunk = s.chunk;
   finish_slice(self, seq);

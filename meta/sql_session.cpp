@@ -6,6 +6,24 @@
 
 namespace s3l::meta {
 
+namespace {
+// The columns session_row() reads, in its order.
+constexpr const char* kSessionCols = "id, host, pid, mountpoint, version, started, heartbeat, expiry";
+
+SessionInfo session_row(Query& q) {
+  SessionInfo s;
+  s.id = q.u64(0);
+  s.host = q.str(1);
+  s.pid = q.i64(2);
+  s.mountpoint = q.str(3);
+  s.version = q.str(4);
+  s.started_ns = q.i64(5);
+  s.heartbeat_ns = q.i64(6);
+  s.expiry_ns = q.i64(7);
+  return s;
+}
+}  // namespace
+
 Result<uint64_t> SqlMeta::register_session(const SessionInfo& info) {
   return run("register session", Tx::kWrite, [&]() -> Result<uint64_t> {
     IdBatch one;   // sessions are rare: no batching, ids stay dense
@@ -84,19 +102,8 @@ Status SqlMeta::close_session(uint64_t session) {
 Result<std::vector<SessionInfo>> SqlMeta::list_sessions() {
   return run("list sessions", Tx::kNone, [&]() -> Result<std::vector<SessionInfo>> {
     std::vector<SessionInfo> out;
-    Query q(*conn_, "SELECT id, host, pid, mountpoint, version, started, heartbeat, expiry FROM sessions ORDER BY id");
-    while (q.next()) {
-      SessionInfo s;
-      s.id = q.u64(0);
-      s.host = q.str(1);
-      s.pid = q.i64(2);
-      s.mountpoint = q.str(3);
-      s.version = q.str(4);
-      s.started_ns = q.i64(5);
-      s.heartbeat_ns = q.i64(6);
-      s.expiry_ns = q.i64(7);
-      out.push_back(std::move(s));
-    }
+    Query q(*conn_, std::string("SELECT ") + kSessionCols + " FROM sessions ORDER BY id");
+    while (q.next()) out.push_back(session_row(q));
     return out;
   });
 }
@@ -112,21 +119,10 @@ Result<std::vector<SessionInfo>> SqlMeta::stale_sessions(uint64_t me, int64_t no
       Query q(*conn_, "SELECT holder FROM leases WHERE name = 'cleaner'");
       if (!q.next() || q.u64(0) != me) return out;   // another cleaner acts
     }
-    Query q(*conn_, "SELECT id, host, pid, mountpoint, version, started, heartbeat, expiry FROM sessions "
-                    "WHERE id <> $1 AND heartbeat < $2 - expiry ORDER BY id");
+    Query q(*conn_, std::string("SELECT ") + kSessionCols +
+                        " FROM sessions WHERE id <> $1 AND heartbeat < $2 - expiry ORDER BY id");
     q.bind(1, me).bind(2, now);
-    while (q.next()) {
-      SessionInfo s;
-      s.id = q.u64(0);
-      s.host = q.str(1);
-      s.pid = q.i64(2);
-      s.mountpoint = q.str(3);
-      s.version = q.str(4);
-      s.started_ns = q.i64(5);
-      s.heartbeat_ns = q.i64(6);
-      s.expiry_ns = q.i64(7);
-      out.push_back(std::move(s));
-    }
+    while (q.next()) out.push_back(session_row(q));
     return out;
   });
 }

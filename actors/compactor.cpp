@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+#include <utility>
+
 #include "actors/compaction.hpp"
 #include "actors/messages.hpp"
 
@@ -13,47 +16,90 @@ constexpr size_t kChunksPerPass = 16;
 
 struct compactor_state {
   std::unique_ptr<meta::Meta> meta;   // opened on first use, reopened after errors
+  std::set<std::pair<uint64_t, uint64_t>> hinted;   // (ino, chunk) named by mounts
+  bool hint_pass_queued = false;
   static inline const char* name = "compactor";
 };
 using self_ptr = caf::stateful_actor<compactor_state>*;
 
-void pass(self_ptr self, const CompactorConfig& cfg) {
+bool ensure_meta(self_ptr self, const CompactorConfig& cfg) {
   auto& st = self->state;
-  if (!st.meta) {
-    auto m = cfg.open_meta();
-    if (!m.ok()) {
-      spdlog::warn("compactor: opening the metadata: {}", m.msg());
-      return;
-    }
-    st.meta = std::move(*m);
+  if (st.meta) return true;
+  auto m = cfg.open_meta();
+  if (!m.ok()) {
+    spdlog::warn("compactor: opening the metadata: {}", m.msg());
+    return false;
   }
+  st.meta = std::move(*m);
+  return true;
+}
+
+void compact_one(self_ptr self, const CompactorConfig& cfg, uint64_t ino, uint64_t chunk) {
+  auto r = compact_chunk(*self->state.meta, *cfg.store, cfg.cache.get(), cfg.volume, cfg.session, ino, chunk);
+  if (!r.ok()) {
+    spdlog::warn("compactor: inode {} chunk {}: {}", ino, chunk, r.msg());
+    return;
+  }
+  if (r->outcome == CompactOutcome::compacted) {
+    ++cfg.stats->chunks_compacted;
+    spdlog::info("compactor: inode {} chunk {}: {} slices -> 1 ({} bytes)", ino, chunk, r->slices_before, r->bytes);
+  } else if (r->outcome == CompactOutcome::changed) {
+    spdlog::debug("compactor: inode {} chunk {} changed meanwhile; later", ino, chunk);
+  }
+}
+
+// Hinted chunks first: a mount saw them fragment. A hint is only a name; the
+// chunk is compacted only if it still has `threshold` slices.
+void hinted_pass(self_ptr self, const CompactorConfig& cfg) {
+  auto& st = self->state;
+  st.hint_pass_queued = false;
+  if (st.hinted.empty() || !ensure_meta(self, cfg)) return;
+  auto hinted = std::move(st.hinted);
+  st.hinted.clear();
+  for (const auto& [ino, chunk] : hinted) {
+    auto slices = st.meta->chunk_slices(ino, chunk);
+    if (!slices.ok()) {
+      if (slices.err() != ENOENT) spdlog::warn("compactor: inode {} chunk {}: {}", ino, chunk, slices.msg());
+      continue;
+    }
+    if (slices->size() >= cfg.threshold) compact_one(self, cfg, ino, chunk);
+  }
+}
+
+void scan_pass(self_ptr self, const CompactorConfig& cfg) {
+  auto& st = self->state;
+  ++cfg.stats->compactor_passes;
+  if (!ensure_meta(self, cfg)) return;
   auto chunks = st.meta->fragmented_chunks(cfg.threshold, kChunksPerPass);
   if (!chunks.ok()) {
     spdlog::warn("compactor: {}", chunks.msg());
     st.meta.reset();
     return;
   }
-  for (const meta::ChunkRef& c : *chunks) {
-    auto r = compact_chunk(*st.meta, *cfg.store, cfg.cache.get(), cfg.volume, cfg.session, c.ino, c.chunk);
-    if (!r.ok()) {
-      spdlog::warn("compactor: inode {} chunk {} ({} slices): {}", c.ino, c.chunk, c.slices, r.msg());
-      continue;
-    }
-    if (r->outcome == CompactOutcome::compacted)
-      spdlog::info("compactor: inode {} chunk {}: {} slices -> 1 ({} bytes)", c.ino, c.chunk, r->slices_before,
-                   r->bytes);
-    else if (r->outcome == CompactOutcome::changed)
-      spdlog::debug("compactor: inode {} chunk {} changed meanwhile; later", c.ino, c.chunk);
-  }
+  for (const meta::ChunkRef& c : *chunks) compact_one(self, cfg, c.ino, c.chunk);
 }
 
 caf::behavior compactor(self_ptr self, CompactorConfig cfg) {
+  if (!cfg.stats) cfg.stats = std::make_shared<BgStats>();
   self->delayed_send(self, cfg.interval, msg::tick_atom::value);
   return {
       [=](msg::tick_atom) {
-        pass(self, cfg);
+        hinted_pass(self, cfg);
+        scan_pass(self, cfg);
         self->delayed_send(self, cfg.interval, msg::tick_atom::value);
       },
+      [=](msg::compact_hint_atom, uint64_t ino, uint64_t chunk) {
+        auto& st = self->state;
+        ++cfg.stats->compact_hints;
+        if (st.hinted.size() >= kMaxCompactHints) return;   // the scan will find it
+        st.hinted.emplace(ino, chunk);
+        // One queued pass serves every hint that arrives before it runs.
+        if (!st.hint_pass_queued) {
+          st.hint_pass_queued = true;
+          self->send(self, msg::drain_atom::value);
+        }
+      },
+      [=](msg::drain_atom) { hinted_pass(self, cfg); },
   };
 }
 

@@ -14,6 +14,7 @@ namespace {
 struct deleter_state {
   bool busy = false;
   std::vector<caf::response_promise> drained;  // waiting for the current pass
+  BgStatsPtr stats;
   static inline const char* name = "deleter";
 };
 using self_ptr = caf::stateful_actor<deleter_state>*;
@@ -22,6 +23,7 @@ constexpr uint64_t kBatch = 1000;
 
 void pass_done(self_ptr self) {
   self->state.busy = false;
+  ++self->state.stats->deleter_passes;
   for (auto& rp : self->state.drained) rp.deliver(caf::unit);
   self->state.drained.clear();
 }
@@ -49,6 +51,7 @@ void run_pass(self_ptr self, caf::actor meta, caf::actor uploads, std::string vo
                       self->request(meta, kMetaTimeout, msg::forget_atom::value, ids)
                           .then([=]() {
                                   spdlog::debug("deleter: removed {} objects", ids.size());
+                                  self->state.stats->objects_deleted += ids.size();
                                   pass_done(self);
                                 },
                                 [=](caf::error& e) {
@@ -69,7 +72,8 @@ void run_pass(self_ptr self, caf::actor meta, caf::actor uploads, std::string vo
 }
 
 caf::behavior deleter(self_ptr self, caf::actor meta, caf::actor uploads, std::string volume,
-                      std::chrono::milliseconds interval, std::chrono::milliseconds delay) {
+                      std::chrono::milliseconds interval, std::chrono::milliseconds delay, BgStatsPtr stats) {
+  self->state.stats = stats ? std::move(stats) : std::make_shared<BgStats>();
   self->delayed_send(self, interval, msg::tick_atom::value);
   return {
       [=](msg::tick_atom) {
@@ -89,9 +93,9 @@ caf::behavior deleter(self_ptr self, caf::actor meta, caf::actor uploads, std::s
 
 caf::actor spawn_deleter(caf::actor_system& sys, caf::actor meta, caf::actor uploads,
                          std::string volume, std::chrono::milliseconds interval,
-                         std::chrono::milliseconds delay) {
+                         std::chrono::milliseconds delay, BgStatsPtr stats) {
   return sys.spawn(deleter, std::move(meta), std::move(uploads), std::move(volume), interval,
-                   delay);
+                   delay, std::move(stats));
 }
 
 }  // namespace s3l

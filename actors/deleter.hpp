@@ -8,10 +8,11 @@
 
 #include <chrono>
 
+#include "actors/bg_stats.hpp"
 #include "store/object_store.hpp"
 
 namespace s3l {
 caf::actor spawn_deleter(caf::actor_system& sys, caf::actor meta, caf::actor uploads,
                          std::string volume, std::chrono::milliseconds interval,
-                         std::chrono::milliseconds delay);
+                         std::chrono::milliseconds delay, BgStatsPtr stats = nullptr);
 }

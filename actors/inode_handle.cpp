@@ -65,6 +65,7 @@ struct handle_state {
   // a slice that is no longer in flight here, so it is not cached.
   std::map<uint64_t, uint64_t> chunk_gen;
   uint64_t epoch = 0;
+  std::map<uint64_t, uint64_t> commits_unhinted;   // own commits per chunk since the last hint
   std::map<uint64_t, WSlice> inflight;  // by seq
   uint64_t next_seq = 1;
   uint64_t open_bytes = 0;              // bytes in open slices
@@ -161,6 +162,17 @@ void fail_slice(self_ptr self, uint64_t seq, const Status& err) {
   try_commit(self, chunk);
 }
 
+// Many small commits into one chunk fragment it: name it for compaction
+// once per `compact_threshold` commits (cheap: no query here).
+void hint_if_fragmented(self_ptr self, uint64_t chunk) {
+  auto& st = self->state;
+  if (!st.cfg.compact_hints) return;
+  uint64_t& n = st.commits_unhinted[chunk];
+  if (++n < st.cfg.compact_threshold) return;
+  n = 0;
+  self->send(st.cfg.compact_hints, msg::compact_hint_atom::value, st.cfg.ino, chunk);
+}
+
 void commit_slice(self_ptr self, uint64_t seq) {
   auto& st = self->state;
   WSlice& s = st.inflight.at(seq);
@@ -205,6 +217,7 @@ void commit_slice(self_ptr self, uint64_t seq) {
               cit->second.resolved = false;
             }
             finish_slice(self, seq);
+            hint_if_fragmented(self, rec.chunk);
             try_commit(self, rec.chunk);
           },
           [=](caf::error& e) { fail_slice(self, seq, from_caf_error(e)); });

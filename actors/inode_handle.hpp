@@ -37,6 +37,10 @@ struct HandleConfig {
   uint32_t readahead_blocks = 2;
   bool prefetch = true;        // only useful with a disk cache
   uint64_t handle_buffer_limit = 64ull << 20;  // cut open slices beyond this
+  // After every `compact_threshold` own commits into one chunk, the chunk is
+  // named to `compact_hints` (the compactor, or the link to a gc-node); null: none.
+  caf::actor compact_hints;
+  uint64_t compact_threshold = 24;
 };
 
 caf::actor spawn_inode_handle(caf::actor_system& sys, HandleConfig cfg, uint64_t initial_size);

@@ -57,6 +57,8 @@ using reap_atom = caf::atom_constant<caf::atom("hreap")>;
 // background
 using tick_atom = caf::atom_constant<caf::atom("s3ltick")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+// compactor: (compact_hint_atom, ino, chunk) one-way: this chunk was just fragmented
+using compact_hint_atom = caf::atom_constant<caf::atom("chint")>;
 }  // namespace s3l::msg
 
 namespace s3l {

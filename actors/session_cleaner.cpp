@@ -12,6 +12,7 @@ namespace {
 
 struct cleaner_state {
   bool busy = false;   // one pass at a time: a slow database must not stack passes
+  BgStatsPtr stats;
   static inline const char* name = "session_cleaner";
 };
 using self_ptr = caf::stateful_actor<cleaner_state>*;
@@ -29,7 +30,10 @@ void end_sessions(self_ptr self, caf::actor meta, std::shared_ptr<std::vector<me
                s.id, s.host, s.pid, s.mountpoint, silent, static_cast<double>(s.expiry_ns) / 1e9);
   uint64_t id = s.id;
   self->request(meta, kMetaTimeout, msg::close_sess_atom::value, id)
-      .then([=]() { end_sessions(self, meta, stale, i + 1); },
+      .then([=]() {
+              ++self->state.stats->sessions_cleaned;
+              end_sessions(self, meta, stale, i + 1);
+            },
             [=](caf::error& e) {
               spdlog::warn("session cleaner: ending session {}: {}", id, from_caf_error(e).msg);
               end_sessions(self, meta, stale, i + 1);
@@ -37,7 +41,8 @@ void end_sessions(self_ptr self, caf::actor meta, std::shared_ptr<std::vector<me
 }
 
 caf::behavior session_cleaner(self_ptr self, caf::actor meta, uint64_t session,
-                              std::chrono::milliseconds interval) {
+                              std::chrono::milliseconds interval, BgStatsPtr stats) {
+  self->state.stats = stats ? std::move(stats) : std::make_shared<BgStats>();
   self->send(self, msg::tick_atom::value);
   const int64_t lease_ns = 3 * std::chrono::nanoseconds(interval).count();
   return {
@@ -61,8 +66,8 @@ caf::behavior session_cleaner(self_ptr self, caf::actor meta, uint64_t session,
 }  // namespace
 
 caf::actor spawn_session_cleaner(caf::actor_system& sys, caf::actor meta, uint64_t session,
-                                 std::chrono::milliseconds interval) {
-  return sys.spawn(session_cleaner, std::move(meta), session, interval);
+                                 std::chrono::milliseconds interval, BgStatsPtr stats) {
+  return sys.spawn(session_cleaner, std::move(meta), session, interval, std::move(stats));
 }
 
 }  // namespace s3l

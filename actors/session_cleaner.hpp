@@ -8,11 +8,13 @@
 
 #include <chrono>
 
+#include "actors/bg_stats.hpp"
+
 namespace s3l {
 
 // The lease lasts 3 intervals: a cleaner that stops renewing it (crashed,
 // unmounted) is replaced by another mount's within that time.
 caf::actor spawn_session_cleaner(caf::actor_system& sys, caf::actor meta, uint64_t session,
-                                 std::chrono::milliseconds interval);
+                                 std::chrono::milliseconds interval, BgStatsPtr stats = nullptr);
 
 }  // namespace s3l

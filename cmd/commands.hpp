@@ -7,4 +7,6 @@ int run_mount(const config::MountOptions& o);
 int run_fsck(const config::FsckOptions& o);
 int run_gc(const config::GcOptions& o);
 int run_upgrade(const config::UpgradeOptions& o);
+int run_gc_node(const config::GcNodeOptions& o);
+int run_shell(const config::ShellOptions& o);
 }  // namespace s3l::cmd

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
     case config::Command::fsck: return cmd::run_fsck(inv->fsck);
     case config::Command::gc: return cmd::run_gc(inv->gc);
     case config::Command::upgrade: return cmd::run_upgrade(inv->upgrade);
+    case config::Command::gc_node: return cmd::run_gc_node(inv->gc_node);
+    case config::Command::shell: return cmd::run_shell(inv->shell);
     default:
       return cmd::fail(config::command_name(inv->command), "not implemented yet", cmd::kExitUsage);
   }

@@ -12,15 +12,18 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <caf/io/all.hpp>
+
+#include "actors/background.hpp"
 #include "actors/bridge.hpp"
-#include "actors/deleter.hpp"
 #include "actors/heartbeat.hpp"
-#include "actors/compactor.hpp"
-#include "actors/session_cleaner.hpp"
 #include "actors/meta_service.hpp"
+#include "actors/node_link.hpp"
+#include "actors/node_service.hpp"
 #include "actors/store_workers.hpp"
 #include "cmd/commands.hpp"
 #include "cmd/common.hpp"
+#include "config/values.hpp"
 #include "fuse/fuse_ops.hpp"
 #include "fuse/session.hpp"
 #include "store/disk_cache.hpp"
@@ -31,8 +34,6 @@ namespace s3l::cmd {
 
 namespace {
 
-constexpr auto kDeleterInterval = std::chrono::seconds(2);
-constexpr auto kDeleteDelay = std::chrono::seconds(2);
 constexpr size_t kReaderWorkers = 8;
 
 std::string default_cache_dir(const std::string& uuid) {
@@ -77,6 +78,8 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
   caf::actor_system_config cfg;
   cfg.set("scheduler.policy", caf::atom("sharing"));  // FUSE threads are outside the scheduler
   cfg.set("scheduler.max-threads", 4);
+  const bool network = !o.gc_node.empty() || !o.listen.empty();
+  if (network) configure_node_network(cfg);
   int rc = kExitOk;
   {
     caf::actor_system sys{cfg};
@@ -90,25 +93,79 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     }
     caf::actor meta_actor = service.value;
     auto workers = spawn_store_workers(sys, v->store, cache.value, o.max_uploads, kReaderWorkers);
-    auto deleter = spawn_deleter(sys, meta_actor, workers.uploads, v->settings.name,
-                                 kDeleterInterval, kDeleteDelay);
     auto heartbeat = spawn_heartbeat(sys, meta_actor, *sid, heartbeat_every);
-    auto cleaner = spawn_session_cleaner(sys, meta_actor, *sid, heartbeat_every);
-    CompactorConfig cc;
-    cc.open_meta = [meta_url] { return meta::open_meta(meta_url, false); };
-    cc.store = v->store;
-    cc.cache = cache.value;
-    cc.volume = v->settings;
-    cc.session = *sid;
-    cc.threshold = o.compact_threshold;
-    cc.interval = std::chrono::seconds(o.compact_interval_s);
-    auto compactor = spawn_compactor(sys, std::move(cc));
+    std::vector<caf::actor> to_stop{heartbeat, meta_actor, workers.uploads, workers.readers};
+    auto stats = std::make_shared<BgStats>();
+    Background bg;
+    caf::actor compact_hints;   // where handles name fragmented chunks
+    auto link_stats = std::make_shared<NodeLinkStats>();
+    if (!o.no_bgjob) {
+      BackgroundConfig bc;
+      bc.meta = meta_actor;
+      bc.workers = workers;
+      bc.session = *sid;
+      bc.cleaner_interval = heartbeat_every;
+      bc.compactor.open_meta = [meta_url] { return meta::open_meta(meta_url, false); };
+      bc.compactor.store = v->store;
+      bc.compactor.cache = cache.value;
+      bc.compactor.volume = v->settings;
+      bc.compactor.threshold = o.compact_threshold;
+      bc.compactor.interval = std::chrono::seconds(o.compact_interval_s);
+      bc.stats = stats;
+      bg = spawn_background(sys, std::move(bc));
+      compact_hints = bg.compactor;
+      for (auto& a : bg.all()) to_stop.insert(to_stop.begin(), a);
+    } else if (!o.gc_node.empty()) {
+      auto hp = config::parse_host_port(o.gc_node, false);   // checked by the parser
+      NodeLinkConfig lc;
+      lc.host = hp->host;
+      lc.port = hp->port;
+      lc.volume_uuid = v->settings.uuid;
+      lc.session = *sid;
+      lc.client_host = si.host;
+      lc.mountpoint = mnt;
+      compact_hints = spawn_node_link(sys, std::move(lc), link_stats);
+      to_stop.insert(to_stop.begin(), compact_hints);
+    } else {
+      spdlog::warn("--no-bgjob without --gc-node: run a gc-node for this volume, or dead blocks, stale sessions "
+                   "and fragmented chunks are left for another mount");
+    }
+    if (!o.listen.empty()) {
+      auto hp = config::parse_host_port(o.listen, true);
+      NodeInfo ni;
+      ni.role = "mount";
+      ni.volume = v->settings.name;
+      ni.volume_uuid = v->settings.uuid;
+      ni.session = *sid;
+      ni.host = si.host;
+      ni.pid = si.pid;
+      ni.started_ns = si.started_ns;
+      ni.has_background = !o.no_bgjob;
+      ni.bg = bg;
+      ni.stats = stats;
+      ni.add_status = [link_stats, gc = o.gc_node, mnt](caf::settings& s) {
+        caf::put(s, "mountpoint", mnt);
+        if (gc.empty()) return;
+        caf::put(s, "gc-node.address", gc);
+        caf::put(s, "gc-node.connected", link_stats->connected.load());
+        caf::put(s, "gc-node.hints-sent", static_cast<int64_t>(link_stats->hints_sent.load()));
+      };
+      auto node = spawn_node_service(sys, std::move(ni));
+      auto port = caf::io::publish(node, hp->port, hp->host.c_str(), true);
+      if (!port)
+        spdlog::error("--listen {}: {} (shell cannot reach this mount)", o.listen, sys.render(port.error()));
+      else
+        spdlog::info("answering shell on {}:{}", hp->host, *port);
+      to_stop.insert(to_stop.begin(), caf::actor_cast<caf::actor>(node));
+    }
     {
       VfsConfig vc;
       vc.session = *sid;
       vc.volume = v->settings;
       vc.readahead_blocks = o.readahead_blocks;
       vc.prefetch = o.cache_size > 0;
+      vc.compact_hints = compact_hints;
+      vc.compact_threshold = o.compact_threshold;
       Vfs vfs(sys, vc, meta_actor, workers, o.buffer_size);
       fs.attach(&vfs);
       spdlog::info("volume '{}' mounted on {} (session {})", v->settings.name, mnt, *sid);
@@ -121,12 +178,13 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
       }
       fs.attach(nullptr);
     }
-    Bridge bridge(sys);
-    Status d = bridge.call_void(deleter, kDataTimeout, msg::drain_atom::value);
-    if (!d.ok()) spdlog::warn("deleting unreferenced objects at unmount: {}", d.msg);
-    Bridge::release_this_thread();
-    for (auto& a : {compactor, cleaner, heartbeat, deleter, meta_actor, workers.uploads, workers.readers})
-      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    if (bg.deleter) {
+      Bridge bridge(sys);
+      Status d = bridge.call_void(bg.deleter, kDataTimeout, msg::drain_atom::value);
+      if (!d.ok()) spdlog::warn("deleting unreferenced objects at unmount: {}", d.msg);
+      Bridge::release_this_thread();
+    }
+    for (auto& a : to_stop) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
   fs.unmount();
   return rc;

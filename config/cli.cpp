@@ -82,7 +82,7 @@ Status apply(const OptionSpec& spec, const std::string& value, const std::string
 // Which command sections know `key`, for the hint after "unknown key".
 std::string key_hint(const std::string& key, const std::string& section) {
   std::string owners;
-  for (Command c : {Command::format, Command::mount, Command::fsck, Command::gc}) {
+  for (Command c : {Command::format, Command::mount, Command::fsck, Command::gc, Command::gc_node}) {
     Invocation scratch;
     CommandSpec s = command_spec(c, scratch);
     for (const auto& o : s.options)
@@ -113,7 +113,7 @@ Status apply_file(const IniFile& file, Invocation& inv, const Tables& cmd_tables
     if (sec.name == "common") continue;   // applied below, before the command's section
     if (!parse_command(sec.name, c) || !command_implemented(c))
       return usage(file.path + ":" + std::to_string(sec.line) + ": unknown section [" + sec.name +
-                   "] (expected [common], [format], [mount], [fsck] or [gc])");
+                   "] (expected [common], [format], [mount], [fsck], [gc], [gc-node] or [shell])");
     if (c == inv.command) {
       mine = &sec;
       continue;
@@ -189,7 +189,7 @@ const char* command_name(Command c) {
 
 bool command_implemented(Command c) {
   return c == Command::format || c == Command::mount || c == Command::fsck || c == Command::upgrade ||
-         c == Command::gc;
+         c == Command::gc || c == Command::gc_node || c == Command::shell;
 }
 
 Result<Invocation> parse_command_line(int argc, const char* const* argv) {
@@ -304,6 +304,8 @@ Result<Invocation> parse_command_line(int argc, const char* const* argv) {
   inv.fsck.common = inv.common;
   inv.gc.common = inv.common;
   inv.upgrade.common = inv.common;
+  inv.gc_node.common = inv.common;
+  inv.shell.common = inv.common;
   return inv;
 }
 

@@ -28,6 +28,8 @@ struct Invocation {
   FsckOptions fsck;
   GcOptions gc;
   UpgradeOptions upgrade;
+  GcNodeOptions gc_node;
+  ShellOptions shell;
 };
 
 // Parses argv (argv[0] is the program name). Applies, in order: defaults,

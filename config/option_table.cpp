@@ -136,6 +136,15 @@ OptionSpec opt_flag(std::string name, std::string help, std::optional<bool>* tar
   return o;
 }
 
+// HOST:PORT, kept as typed once it parses.
+std::function<Result<std::string>(const std::string&)> host_port(bool allow_zero) {
+  return [allow_zero](const std::string& v) -> Result<std::string> {
+    auto r = parse_host_port(v, allow_zero);
+    if (!r.ok()) return r.status;
+    return v;
+  };
+}
+
 Result<std::string> plain_text(const std::string& v) {
   for (char c : v)
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return Status::Error(EINVAL, "contains a control character");
@@ -295,7 +304,68 @@ CommandSpec command_spec(Command c, Invocation& inv) {
                                    "metadata database connections, 2 to 64: one writer and the rest readers "
                                    "on SQLite, half writers on PostgreSQL",
                                    &o.meta_conns, kMinMetaConns, kMaxMetaConns));
+      s.options.push_back(flag_opt("no-bgjob", 0,
+                                   "run no background work here (deleting dead blocks, cleaning stale sessions, "
+                                   "compaction): a gc-node does it",
+                                   &o.no_bgjob));
+      OptionSpec gc_node = string_opt("gc-node", "HOST:PORT",
+                                      "the gc-node to name fragmented chunks to (with --no-bgjob); "
+                                      "reconnects when it restarts",
+                                      &o.gc_node, host_port(false));
+      gc_node.show = [&o] { return o.gc_node.empty() ? "none" : o.gc_node; };
+      s.options.push_back(std::move(gc_node));
+      OptionSpec listen = string_opt("listen", "HOST:PORT",
+                                     "answer `s3layerfs-daemon shell` on this address (no authentication: "
+                                     "use a loopback or private address)",
+                                     &o.listen, host_port(true));
+      listen.show = [&o] { return o.listen.empty() ? "none" : o.listen; };
+      s.options.push_back(std::move(listen));
       add_s3_options(s.options, o.s3, true);
+      break;
+    }
+    case Command::gc_node: {
+      GcNodeOptions& o = inv.gc_node;
+      s.usage = "gc-node [<META-URL>] --config FILE [options]";
+      s.summary = "run a volume's background work (GC, compaction, session cleaning) as its own process";
+      s.description =
+          "Runs the deleter, the session cleaner and the compactor of the volume in META-URL (or\n"
+          "meta-url = ... in [gc-node] of the config file) until SIGTERM or SIGINT, and listens on\n"
+          "--listen for mounts started with --no-bgjob --gc-node HOST:PORT and for `shell`. Only ids\n"
+          "and keys cross the network, never file data. Several gc-nodes on one volume are safe.";
+      s.positionals = {"meta-url"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
+      s.options.push_back(string_opt("listen", "HOST:PORT",
+                                     "address for mounts and shell (no authentication: use a loopback or "
+                                     "private address; port 0 = any free port)",
+                                     &o.listen, host_port(true)));
+      s.options.push_back(uint_opt("heartbeat", "seconds between session heartbeats, 1 to 3600",
+                                   &o.heartbeat_s, 1, 3600));
+      s.options.push_back(uint_opt("compact-threshold",
+                                   "committed slices in one chunk that make the compactor rewrite it as one: 2 to 100000",
+                                   &o.compact_threshold, 2, 100000));
+      s.options.push_back(uint_opt("compact-interval", "seconds between compaction passes: 1 to 86400",
+                                   &o.compact_interval_s, 1, 86400));
+      s.options.push_back(uint_opt("meta-conns", "metadata database connections, 2 to 64",
+                                   &o.meta_conns, kMinMetaConns, kMaxMetaConns));
+      add_s3_options(s.options, o.s3, true);
+      break;
+    }
+    case Command::shell: {
+      ShellOptions& o = inv.shell;
+      s.usage = "shell <HOST:PORT> [--run \"COMMAND ARGS\"] [options]";
+      s.summary = "inspect a running gc-node or mount (--listen) over the network";
+      s.description =
+          "Connects to a gc-node or to a mount started with --listen and sends commands: `help`\n"
+          "lists them, `status` shows the volume, session, attached mounts and background counters.\n"
+          "With --run, sends one command and exits (0 on success, 1 if the command failed, 3 if the\n"
+          "address cannot be reached); otherwise reads one command per line from standard input.";
+      s.positionals = {"address"};
+      s.options.push_back(positional("address", "HOST:PORT of the gc-node or mount", &o.address, host_port(false)));
+      OptionSpec run = string_opt("run", "COMMAND", "one command with its arguments, e.g. \"status\"", &o.run,
+                                  plain_text);
+      run.show = [] { return std::string("none: read standard input"); };
+      s.options.push_back(std::move(run));
+      s.options.push_back(uint_opt("timeout", "seconds to wait for each answer: 1 to 3600", &o.timeout_s, 1, 3600));
       break;
     }
     case Command::fsck: {
@@ -380,8 +450,6 @@ CommandSpec command_spec(Command c, Invocation& inv) {
 std::string command_summary(Command c) {
   switch (c) {
     case Command::status: return "show the volume and its sessions (not implemented yet)";
-    case Command::shell: return "interactive metadata shell (not implemented yet)";
-    case Command::gc_node: return "not implemented yet";
     default: {
       Invocation scratch;
       return command_spec(c, scratch).summary;

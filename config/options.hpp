@@ -73,7 +73,32 @@ struct MountOptions {
   // SQLite, two of each on PostgreSQL: modest, because every mount holds its
   // connections for its lifetime and PostgreSQL allows 100 by default.
   uint32_t meta_conns = 4;
+  // --no-bgjob: no deleter, session cleaner or compactor in this mount; a
+  // gc-node does that work (--gc-node names it, to send it compaction hints).
+  bool no_bgjob = false;
+  std::string gc_node;                  // --gc-node HOST:PORT (empty: none)
+  std::string listen;                   // --listen HOST:PORT: answer `shell` there (empty: no)
   S3Flags s3;                           // override what the volume settings hold
+};
+
+// gc-node: the background workers of a volume as a process of their own.
+struct GcNodeOptions {
+  CommonOptions common;
+  std::string meta_url;                 // positional 1 (usually meta-url = ... in [gc-node])
+  std::string listen = "127.0.0.1:7420"; // --listen HOST:PORT for mounts and shell
+  uint32_t heartbeat_s = 12;            // --heartbeat: its own session, as for a mount
+  uint32_t compact_threshold = 24;
+  uint32_t compact_interval_s = 10;
+  uint32_t meta_conns = 4;
+  S3Flags s3;
+};
+
+// shell: send commands to a gc-node or a mount started with --listen.
+struct ShellOptions {
+  CommonOptions common;
+  std::string address;                  // positional 1: HOST:PORT
+  std::string run;                      // --run "CMD ARGS": one command, else read stdin
+  uint32_t timeout_s = 10;              // --timeout SECONDS per command
 };
 
 struct FsckOptions {

@@ -255,4 +255,19 @@ std::string S3Flags::given() const {
   return out;
 }
 
+Result<HostPort> parse_host_port(const std::string& s, bool allow_zero) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return Status(invalid("bad address " + quote(s) + ": expected HOST:PORT, e.g. 127.0.0.1:7420"));
+  HostPort hp;
+  hp.host = s.substr(0, colon);
+  for (char c : hp.host)
+    if (std::isspace(static_cast<unsigned char>(c)) || c == '/' || c == '\0')
+      return Status(invalid("bad address " + quote(s) + ": the host contains " + quote(std::string(1, c))));
+  auto port = parse_uint(s.substr(colon + 1), allow_zero ? 0 : 1, 65535);
+  if (!port.ok()) return Status(invalid("bad address " + quote(s) + ": port " + port.msg()));
+  hp.port = static_cast<uint16_t>(*port);
+  return hp;
+}
+
 }  // namespace s3l::config

@@ -45,6 +45,15 @@ Status check_region(const std::string& s);
 // A local path (mountpoint, cache dir), made absolute against the current directory.
 Result<std::string> normalize_local_path(const std::string& s);
 
+// A TCP address HOST:PORT (gc-node, shell): HOST a name or IPv4 address (no
+// spaces), PORT 1..65535 (0 too when allow_zero: "any free port").
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string str() const { return host + ":" + std::to_string(port); }
+};
+Result<HostPort> parse_host_port(const std::string& s, bool allow_zero);
+
 // Volume name: 1..63 of [A-Za-z0-9._-], starting with a letter or digit.
 Status check_volume_name(const std::string& s);
 

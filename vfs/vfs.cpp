@@ -183,6 +183,8 @@ Status Vfs::open(uint64_t ino) {
       hc.budget = budget_;
       hc.readahead_blocks = cfg_.readahead_blocks;
       hc.prefetch = cfg_.prefetch;
+      hc.compact_hints = cfg_.compact_hints;
+      hc.compact_threshold = cfg_.compact_threshold;
       hc.handle_buffer_limit = std::max<uint64_t>(budget_->limit() / 4, cfg_.volume.block_size);
       open_[ino] = OpenInode{spawn_inode_handle(sys_, std::move(hc), a->size), 1};
     }

@@ -27,6 +27,8 @@ struct VfsConfig {
   meta::VolumeSettings volume;
   uint32_t readahead_blocks = 2;
   bool prefetch = true;
+  caf::actor compact_hints;       // where handles name fragmented chunks (may be null)
+  uint64_t compact_threshold = 24;
 };
 
 // A directory listing taken at opendir, served by offset to readdir.

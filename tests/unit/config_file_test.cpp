@@ -190,6 +190,33 @@ BOOST_AUTO_TEST_CASE(positionals_from_file) {
   BOOST_TEST(r->format.name == "v");
 }
 
+// gc-node is meant to run from a config file alone: `gc-node --config FILE`.
+BOOST_AUTO_TEST_CASE(gc_node_from_config_file) {
+  TempDir d;
+  std::string conf = d.write("gc", "[common]\nlog-level = info\n[gc-node]\nmeta-url = sqlite3:///m.db\n"
+                                   "listen = 10.0.0.5:7421\nheartbeat = 3\ncompact-threshold = 50\n"
+                                   "compact-interval = 30\nmeta-conns = 6\n");
+  auto r = parse({"gc-node", "--config", conf});
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.msg());
+  const auto& g = r->gc_node;
+  BOOST_TEST(g.meta_url == "sqlite3:///m.db");
+  BOOST_TEST(g.listen == "10.0.0.5:7421");
+  BOOST_TEST(g.heartbeat_s == 3u);
+  BOOST_TEST(g.compact_threshold == 50u);
+  BOOST_TEST(g.compact_interval_s == 30u);
+  BOOST_TEST(g.meta_conns == 6u);
+  BOOST_TEST(g.common.log_level == "info");
+  // The command line overrides the file.
+  r = parse({"gc-node", "--config", conf, "--listen", "127.0.0.1:0"});
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.msg());
+  BOOST_TEST(r->gc_node.listen == "127.0.0.1:0");
+  // Mistakes in the file name the line.
+  conf = d.write("bad", "[gc-node]\nmeta-url = sqlite3:///m.db\nlisten = 127.0.0.1\n");
+  BOOST_TEST(contains(error_of({"gc-node", "--config", conf}), "bad:3: [gc-node] listen: bad address '127.0.0.1'"));
+  conf = d.write("nourl", "[gc-node]\nlisten = 127.0.0.1:1\n");
+  BOOST_TEST(contains(error_of({"gc-node", "--config", conf}), "gc-node: missing META-URL argument"));
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_positional_is_refused) {
   TempDir d;
   // The file sets both; one positional on the command line is ambiguous.
@@ -237,10 +264,10 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_and_key) {
   } cases[] = {
       {"[mount]\nbuffer-sise = 1G\n", "2: unknown key 'buffer-sise' in [mount]"},
       {"[mount]\nstorage = file:///o\n", "2: unknown key 'storage' in [mount] (it belongs in [format])"},
-      {"[common]\nmeta-url = sqlite3:///m\n", "2: unknown key 'meta-url' in [common] (it belongs in [format] or [mount] or [fsck] or [gc])"},
+      {"[common]\nmeta-url = sqlite3:///m\n", "2: unknown key 'meta-url' in [common] (it belongs in [format] or [mount] or [fsck] or [gc] or [gc-node])"},
       {"[common]\nconfig = /x\n", "2: unknown key 'config' in [common]"},
       {"[mount]\nhelp = true\n", "2: unknown key 'help' in [mount]"},
-      {"[mnt]\nforeground = 1\n", "1: unknown section [mnt] (expected [common], [format], [mount], [fsck] or [gc])"},
+      {"[mnt]\nforeground = 1\n", "1: unknown section [mnt] (expected [common], [format], [mount], [fsck], [gc], [gc-node] or [shell])"},
       {"[status]\n", "1: unknown section [status]"},
       {"# c\n\n[mount]\nforeground\n", "4: malformed line 'foreground' (expected key = value or [section])"},
       {"[mount\n", "1: malformed section header '[mount'"},

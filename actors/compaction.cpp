@@ -56,8 +56,13 @@ Result<CompactResult> compact_chunk(meta::Meta& m, store::ObjectStore& st, store
   for (const meta::Segment& g : meta::resolve_slices(*slices, vol.chunk_size)) {
     if (!g.slice || g.pos + g.len <= begin || g.pos >= end) continue;
     any_data = true;
-    uint64_t dst = g.pos - begin;
-    for (const meta::BlockRange& br : meta::slice_range_to_blocks(g.slice_off, g.len, vol.block_size)) {
+    // Only the part inside [begin, end): a slice committed after the size was
+    // read may reach past `end` (the file grew meanwhile; the swap will then
+    // be refused), and must not be copied past the end of `data`.
+    const uint64_t from = std::max(g.pos, begin), to = std::min(g.pos + g.len, end);
+    uint64_t dst = from - begin;
+    for (const meta::BlockRange& br :
+         meta::slice_range_to_blocks(g.slice_off + (from - g.pos), to - from, vol.block_size)) {
       if (br.index >= g.slice->blocks.size())
         return Status::Error(EIO, "slice " + std::to_string(g.slice->id) + " has no block " + std::to_string(br.index));
       const meta::Block& b = g.slice->blocks[br.index];
@@ -67,6 +72,9 @@ Result<CompactResult> compact_chunk(meta::Meta& m, store::ObjectStore& st, store
                                                              std::to_string(chunk) + ": " + bytes.msg());
       if (bytes->size() != br.len)
         return Status::Error(EIO, "block " + key + " returned " + std::to_string(bytes->size()) + " bytes");
+      if (dst + br.len > data.size())   // cannot happen after the clipping above; never write past data
+        return Status::Error(EIO, "compaction of inode " + std::to_string(ino) + " chunk " + std::to_string(chunk) +
+                                      ": segment beyond the merged range");
       std::memcpy(&data[dst], bytes->data(), br.len);
       dst += br.len;
     }

@@ -1,6 +1,6 @@
 // kill -9 of the daemon (issue 5): while it writes a 200 MiB file after part
-// of it was fsynced, during a storm of renames, and while it holds an open
-// but unlinked file. After a remount every fsynced byte and every completed
+// of it was fsynced, during a storm of renames, while it holds an open but
+// unlinked file, and while its compactor uploads a merged slice. After a remount every fsynced byte and every completed
 // rename is there, nothing is half done; once the dead session expires (1 s
 // heartbeat: 5 s) the cleaner of the new mount removes what it held, the
 // store holds exactly the objects the metadata references (nothing leaked),
@@ -12,14 +12,17 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "meta/meta.hpp"
+#include "store/block_key.hpp"
 #include "tests/support/fs_util.hpp"
 #include "tests/support/mount_fixture.hpp"
 #include "tests/support/mounts.hpp"
@@ -222,4 +225,144 @@ BOOST_AUTO_TEST_CASE(open_unlinked_file_of_a_killed_holder_is_freed_by_the_clean
   expect_fsck_clean(fx);
   auto m = open_volume_meta(fx);
   BOOST_TEST(m->statfs()->used_bytes == 3 * kMiB);
+}
+
+// The mount's compactor reads the chunk's visible bytes, uploads them as a
+// pending slice and only then swaps the slice lists in one transaction. A kill
+// anywhere before that swap must leave the old slices (and their blocks'
+// reference counts) exactly as they were; the pending slice and whatever of
+// its blocks reached the store belong to the dead session, and the cleaner
+// removes them.
+BOOST_AUTO_TEST_CASE(kill_during_a_compaction_keeps_the_old_slices_and_frees_the_new_one) {
+  // A writes the fragmented file with its compactor idle, so that nothing
+  // but B (below) ever compacts it.
+  FixtureOptions a = fast_heartbeat();
+  a.mount_args.insert(a.mount_args.end(), {"--compact-interval", "86400"});
+  MountFixture fx(a);
+  const std::string path = fx.path("fragmented");
+  const uint64_t kSize = 64 * kMiB;   // one whole chunk: the compaction uploads 64 MiB
+  std::string model = pattern(11, 0, kSize);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  BOOST_REQUIRE(fd >= 0);
+  for (uint64_t off = 0; off < kSize; off += kMiB) pwrite_all(fd, model.data() + off, kMiB, off, "fill");
+  BOOST_REQUIRE(::fsync(fd) == 0);
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 400; ++i) {
+    size_t len = 1 + rng() % 3000, off = rng() % (kSize - len);
+    std::string data = pattern(rng(), off, len);
+    pwrite_all(fd, data.data(), len, off, "overwrite " + std::to_string(i));
+    model.replace(off, len, data);
+    if (i % 4 == 3) BOOST_REQUIRE(::fsync(fd) == 0);   // each commit: slices of their own
+  }
+  BOOST_REQUIRE(::close(fd) == 0);
+  const uint64_t ino = stat_path(path).st_ino;
+  fx.unmount();
+
+  auto m = open_volume_meta(fx);
+  const auto vol = *m->load_settings();
+  // Non-fatal on purpose: they also run while B is stopped (see below).
+  auto slices_of = [&] {
+    std::vector<std::pair<uint64_t, std::vector<uint64_t>>> out;   // slice id, its block ids
+    auto sl = m->chunk_slices(ino, 0);
+    BOOST_TEST(sl.ok(), sl.msg());
+    if (!sl.ok()) return out;
+    for (auto& s : *sl) {
+      out.emplace_back(s.id, std::vector<uint64_t>{});
+      for (auto& b : s.blocks) out.back().second.push_back(b.id);
+    }
+    return out;
+  };
+  auto pending = [&] {
+    auto r = m->gc_references([](const s3l::meta::GcBlockRef&) {});
+    BOOST_TEST(r.ok(), r.msg());
+    return r.ok() ? *r : s3l::meta::GcReferences{};
+  };
+  const auto before = slices_of();
+  BOOST_TEST_MESSAGE(before.size() << " slices in chunk 0 before the compaction");
+  BOOST_REQUIRE_GE(before.size(), 100u);
+  const auto idle = pending();
+  BOOST_REQUIRE(idle.pending_slices.empty());
+  const uint64_t kBlocks = kSize / vol.block_size;   // all of block size
+  BOOST_REQUIRE_GE(kBlocks, 4u);
+  const uint32_t kHalf = static_cast<uint32_t>(kBlocks / 2);
+
+  // B mounts the volume and compacts at once.
+  FixtureOptions b = fast_heartbeat();
+  b.same_volume_as = &fx;
+  b.mount_args.insert(b.mount_args.end(), {"--compact-threshold", "16", "--compact-interval", "1"});
+  auto compacting = std::make_unique<MountFixture>(b);
+  auto store = fx.open_store();
+  // Catch it mid-upload: the merged slice is pending (a slice id handed out
+  // after the writes) and half of its blocks are in the store (so the cleaner
+  // has to name more than the first one). Then freeze B (SIGSTOP) so that
+  // what is seen is the state the kill lands in.
+  uint64_t merged = 0;
+  bool caught = false;
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (!caught && std::chrono::steady_clock::now() < give_up) {
+    if (merged == 0)
+      for (uint64_t id : pending().pending_slices)
+        if (id >= idle.next_slice_id) merged = id;
+    if (merged != 0)
+      caught = store->head(s3l::store::block_key(vol.name, merged, kHalf - 1, static_cast<uint32_t>(vol.block_size))).ok();
+    if (!caught) std::this_thread::sleep_for(2ms);
+  }
+  const pid_t pid = compacting->daemon_pid();
+  BOOST_REQUIRE(pid > 0);
+  // Gathered while B is stopped, judged after the kill: nothing in between
+  // may throw and leave B stopped.
+  bool stopped = caught && ::kill(pid, SIGSTOP) == 0;
+  const auto frozen_slices = slices_of();
+  const auto frozen = pending();
+  size_t uploaded = 0;
+  std::string listing_error;
+  try {
+    for (const auto& k : fx.object_keys()) {
+      auto key = s3l::store::parse_block_key(k);
+      if (key.ok() && key->slice_id == merged) ++uploaded;
+    }
+  } catch (const std::exception& e) {
+    listing_error = e.what();
+  }
+  if (stopped) ::kill(pid, SIGKILL);   // crash() kills again and clears the mount
+  auto dead = crash(*compacting);
+  BOOST_REQUIRE_MESSAGE(listing_error.empty(), listing_error);
+  BOOST_REQUIRE_MESSAGE(caught, "no compaction was seen uploading within 60 s\n" << compacting->daemon_log());
+  compacting.reset();
+  BOOST_TEST_MESSAGE("killed with " << uploaded << " of " << kBlocks << " blocks of slice " << merged << " uploaded");
+  const bool still_pending = std::binary_search(frozen.pending_slices.begin(), frozen.pending_slices.end(), merged);
+  BOOST_REQUIRE_MESSAGE(still_pending && frozen_slices == before,
+                        "the compaction had already swapped its slice in when the kill landed (slice "
+                            << merged << " pending: " << still_pending << ", chunk 0 has " << frozen_slices.size()
+                            << " slices): the kill did not land during the compaction");
+  BOOST_TEST(uploaded >= kHalf);
+  // Nothing of the old slices was released: no block is queued for deletion
+  // and every reference count matches its references.
+  BOOST_TEST(m->dead_blocks(1)->empty());
+  auto problems = m->check_consistency();
+  BOOST_REQUIRE_MESSAGE(problems.ok(), problems.msg());
+  BOOST_TEST(problems->empty(), problems->size() << " metadata problems right after the kill, the first: "
+                                                 << (problems->empty() ? "" : problems->front().kind + " " +
+                                                     problems->front().where + ": " + problems->front().detail));
+
+  // Remount (A, no compaction): the file is the model, byte for byte.
+  fx.mount();
+  BOOST_TEST(stat_path(path).st_size == static_cast<off_t>(kSize));
+  std::string got = read_file(path);
+  BOOST_TEST(got == model, first_difference(got, model));
+  wait_for_recovery(fx, dead);
+  const bool unchanged = slices_of() == before;
+  BOOST_TEST(unchanged, "the slices of chunk 0 changed during the recovery");
+  auto after = pending();
+  BOOST_TEST(after.pending_slices.empty());
+  for (const auto& k : fx.object_keys()) {
+    auto key = s3l::store::parse_block_key(k);
+    BOOST_TEST(!(key.ok() && key->slice_id == merged), "object " << k << " of the killed compaction is left");
+  }
+  fx.unmount();
+  expect_store_matches_metadata(fx);
+  expect_fsck_clean(fx);
+  RunResult gc = fx.run_cli({"gc", fx.meta_url(), "--min-age", "0"});
+  BOOST_TEST(gc.code() == 0, gc.describe());
+  BOOST_TEST(gc.out.find("gc: leaked: 0 objects") != std::string::npos, gc.out);
 }

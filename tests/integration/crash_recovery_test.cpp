@@ -234,10 +234,11 @@ BOOST_AUTO_TEST_CASE(open_unlinked_file_of_a_killed_holder_is_freed_by_the_clean
 // its blocks reached the store belong to the dead session, and the cleaner
 // removes them.
 BOOST_AUTO_TEST_CASE(kill_during_a_compaction_keeps_the_old_slices_and_frees_the_new_one) {
-  // A writes the fragmented file with its compactor idle, so that nothing
-  // but B (below) ever compacts it.
+  // A writes the fragmented file and never compacts (the highest threshold:
+  // neither its scan nor its handles' compaction hints fire), so that
+  // nothing but B (below) ever compacts it.
   FixtureOptions a = fast_heartbeat();
-  a.mount_args.insert(a.mount_args.end(), {"--compact-interval", "86400"});
+  a.mount_args.insert(a.mount_args.end(), {"--compact-threshold", "100000", "--compact-interval", "86400"});
   MountFixture fx(a);
   const std::string path = fx.path("fragmented");
   const uint64_t kSize = 64 * kMiB;   // one whole chunk: the compaction uploads 64 MiB

@@ -64,6 +64,7 @@ class GcNode {
   }
   std::string log() const { return slurp(out_) + slurp(err_); }
   pid_t pid() const { return child_->pid(); }
+  void signal(int sig) { child_->signal_group(sig); }
   void kill9() {
     child_->signal_group(SIGKILL);
     BOOST_REQUIRE(child_->wait_for(10000ms).has_value());
@@ -104,6 +105,12 @@ uint64_t objects_under_chunks(const MountFixture& fx) {
   uint64_t n = 0;
   for (const auto& k : fx.object_keys())
     if (k.find("/chunks/") != std::string::npos) ++n;
+  return n;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
   return n;
 }
 
@@ -200,7 +207,17 @@ BOOST_AUTO_TEST_CASE(gc_node_does_the_background_work_of_a_no_bgjob_mount_and_su
   BOOST_TEST(check_pattern_file(fx.path("after-kill"), 2, 5 << 20) == "");
   BOOST_TEST(store_vs_metadata(fx) == "");
 
-  // 7. shell: errors are clear and exit non-zero.
+  // 7. A hung gc-node (SIGSTOP: the TCP connection stays open) is noticed by
+  //    the middleman heartbeat; the mount re-attaches once it runs again.
+  gc->signal(SIGSTOP);
+  // The kill -9 of step 4 was the first loss.
+  bool noticed = wait_until([&] { return count(fx.daemon_log(), "lost the gc-node") == 2; }, 30s);
+  gc->signal(SIGCONT);
+  BOOST_TEST(noticed, "the mount did not notice the stopped gc-node\n" << fx.daemon_log());
+  BOOST_REQUIRE_MESSAGE(wait_until([&] { return attached(fx, port); }, 30s), "mount did not re-attach after SIGCONT\n"
+                                                                                  << gc->log() << fx.daemon_log());
+
+  // 8. shell: errors are clear and exit non-zero.
   RunResult bad = shell(fx, port, "hello 00000000-0000-0000-0000-000000000000 7 h /m");
   BOOST_TEST(bad.code() == 1, bad.describe());
   BOOST_TEST(bad.err.find("serves volume") != std::string::npos, bad.describe());
@@ -208,7 +225,7 @@ BOOST_AUTO_TEST_CASE(gc_node_does_the_background_work_of_a_no_bgjob_mount_and_su
   BOOST_TEST(unknown.code() == 1, unknown.describe());
   BOOST_TEST(unknown.err.find("unknown command 'frobnicate'") != std::string::npos, unknown.describe());
 
-  // 8. SIGTERM: a clean stop that removes its own session row.
+  // 9. SIGTERM: a clean stop that removes its own session row.
   uint64_t live_gc_session = std::stoull(answer(shell(fx, port, "status"))["session"]);
   ExitStatus es = gc->stop();
   BOOST_TEST(es.exited);

@@ -17,7 +17,6 @@ constexpr size_t kChunksPerPass = 16;
 struct compactor_state {
   std::unique_ptr<meta::Meta> meta;   // opened on first use, reopened after errors
   std::set<std::pair<uint64_t, uint64_t>> hinted;   // (ino, chunk) named by mounts
-  bool hint_pass_queued = false;
   static inline const char* name = "compactor";
 };
 using self_ptr = caf::stateful_actor<compactor_state>*;
@@ -52,7 +51,6 @@ void compact_one(self_ptr self, const CompactorConfig& cfg, uint64_t ino, uint64
 // chunk is compacted only if it still has `threshold` slices.
 void hinted_pass(self_ptr self, const CompactorConfig& cfg) {
   auto& st = self->state;
-  st.hint_pass_queued = false;
   if (st.hinted.empty() || !ensure_meta(self, cfg)) return;
   auto hinted = std::move(st.hinted);
   st.hinted.clear();
@@ -91,15 +89,11 @@ caf::behavior compactor(self_ptr self, CompactorConfig cfg) {
       [=](msg::compact_hint_atom, uint64_t ino, uint64_t chunk) {
         auto& st = self->state;
         ++cfg.stats->compact_hints;
-        if (st.hinted.size() >= kMaxCompactHints) return;   // the scan will find it
-        st.hinted.emplace(ino, chunk);
-        // One queued pass serves every hint that arrives before it runs.
-        if (!st.hint_pass_queued) {
-          st.hint_pass_queued = true;
-          self->send(self, msg::drain_atom::value);
-        }
+        // Served at the next tick, not at once: the chunk is probably still
+        // being written, and a compaction racing the writer is thrown away
+        // when its swap finds the slice list changed (read and upload wasted).
+        if (st.hinted.size() < kMaxCompactHints) st.hinted.emplace(ino, chunk);   // else the scan finds it
       },
-      [=](msg::drain_atom) { hinted_pass(self, cfg); },
   };
 }
 

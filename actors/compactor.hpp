@@ -3,7 +3,8 @@
 // `threshold` committed slices) and rewrites each as one slice
 // (actors/compaction.hpp). It also takes hints, (compact_hint_atom, ino,
 // chunk): a mount that has committed `threshold` slices into one chunk names
-// it, and it is compacted before the next scan instead of waiting for it.
+// it, and at the next tick it is compacted before the scan (whose 16 most
+// fragmented chunks may not include it).
 // Every mount runs one unless --no-bgjob (then a gc-node does); two
 // compactors on one chunk are safe: the second swap finds the list changed.
 #pragma once

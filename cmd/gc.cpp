@@ -97,6 +97,9 @@ void parallel_for(size_t n, uint32_t threads, F fn) {
 
 namespace {
 
+// Between chunks, at most this long apart; the session expires after 5 x.
+constexpr int64_t kGcHeartbeatNs = 12'000'000'000;
+
 // --compact: every chunk with two or more slices, most fragmented first, as
 // a session of its own (the merged slices are pending under it meanwhile).
 // Stops when a whole batch made no progress (chunks busy being written).
@@ -107,9 +110,11 @@ Status compact_all(Volume& vol) {
   si.mountpoint = "(gc --compact)";
   si.version = S3L_VERSION;
   si.started_ns = si.heartbeat_ns = now_ns();
+  si.expiry_ns = 5 * kGcHeartbeatNs;
   auto sid = vol.meta->register_session(si);
   if (!sid.ok()) return Status::Error(sid.err(), "registering a session: " + sid.msg());
   uint64_t compacted = 0, changed = 0, slices_before = 0, bytes = 0;
+  int64_t last_beat = now_ns();
   Status result;
   for (;;) {
     auto chunks = vol.meta->fragmented_chunks(2, 100);
@@ -119,6 +124,16 @@ Status compact_all(Volume& vol) {
     }
     uint64_t progress = 0;
     for (const meta::ChunkRef& c : *chunks) {
+      // A long run must not look dead to the mounts' session cleaners, which
+      // would end this session and its pending merged slice.
+      if (now_ns() - last_beat > kGcHeartbeatNs) {
+        Status hb = vol.meta->heartbeat(*sid, now_ns());
+        if (!hb.ok()) {
+          result = Status::Error(hb.err, "session heartbeat: " + hb.msg);
+          break;
+        }
+        last_beat = now_ns();
+      }
       auto r = compact_chunk(*vol.meta, *vol.store, nullptr, vol.settings, *sid, c.ino, c.chunk);
       if (!r.ok()) {
         result = Status::Error(r.err(), "inode " + std::to_string(c.ino) + " chunk " + std::to_string(c.chunk) +

@@ -14,7 +14,9 @@ status=0
 echo "=== unit tests ==="
 ctest --output-on-failure -L unit || status=1
 echo "=== integration tests ==="
-ctest --output-on-failure -LE unit || status=1
+# Two at a time: most of their time is waiting (servers, timeouts, fsync),
+# every test has its own temp dir, servers and free ports.
+ctest --output-on-failure -LE unit -j2 || status=1
 if [ "$status" -ne 0 ]; then
   echo "test.sh: FAILED (see the output above)" >&2
 fi

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     case config::Command::upgrade: return cmd::run_upgrade(inv->upgrade);
     case config::Command::gc_node: return cmd::run_gc_node(inv->gc_node);
     case config::Command::shell: return cmd::run_shell(inv->shell);
+    case config::Command::status: return cmd::run_status(inv->status);
     default:
       return cmd::fail(config::command_name(inv->command), "not implemented yet", cmd::kExitUsage);
   }

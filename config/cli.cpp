@@ -113,7 +113,7 @@ Status apply_file(const IniFile& file, Invocation& inv, const Tables& cmd_tables
     if (sec.name == "common") continue;   // applied below, before the command's section
     if (!parse_command(sec.name, c) || !command_implemented(c))
       return usage(file.path + ":" + std::to_string(sec.line) + ": unknown section [" + sec.name +
-                   "] (expected [common], [format], [mount], [fsck], [gc], [gc-node] or [shell])");
+                   "] (expected [common], [format], [mount], [fsck], [gc], [gc-node], [shell] or [status])");
     if (c == inv.command) {
       mine = &sec;
       continue;
@@ -189,7 +189,7 @@ const char* command_name(Command c) {
 
 bool command_implemented(Command c) {
   return c == Command::format || c == Command::mount || c == Command::fsck || c == Command::upgrade ||
-         c == Command::gc || c == Command::gc_node || c == Command::shell;
+         c == Command::gc || c == Command::gc_node || c == Command::shell || c == Command::status;
 }
 
 Result<Invocation> parse_command_line(int argc, const char* const* argv) {
@@ -306,6 +306,7 @@ Result<Invocation> parse_command_line(int argc, const char* const* argv) {
   inv.upgrade.common = inv.common;
   inv.gc_node.common = inv.common;
   inv.shell.common = inv.common;
+  inv.status.common = inv.common;
   return inv;
 }
 

@@ -30,6 +30,7 @@ struct Invocation {
   UpgradeOptions upgrade;
   GcNodeOptions gc_node;
   ShellOptions shell;
+  StatusOptions status;
 };
 
 // Parses argv (argv[0] is the program name). Applies, in order: defaults,

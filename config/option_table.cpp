@@ -429,6 +429,18 @@ CommandSpec command_spec(Command c, Invocation& inv) {
       add_s3_options(s.options, o.s3, true);
       break;
     }
+    case Command::status: {
+      StatusOptions& o = inv.status;
+      s.usage = "status <META-URL>";
+      s.summary = "show a volume: settings, usage, sessions, background work waiting";
+      s.description =
+          "Reads the metadata in META-URL (the object store is not contacted) and prints the volume's\n"
+          "settings, usage, every session with the age of its last heartbeat (stale ones marked), and\n"
+          "how many dead blocks and fragmented chunks wait for the background workers.";
+      s.positionals = {"meta-url"};
+      s.options.push_back(positional("meta-url", kMetaUrlHelp, &o.meta_url, normalize_meta_url));
+      break;
+    }
     case Command::upgrade: {
       UpgradeOptions& o = inv.upgrade;
       s.usage = "upgrade <META-URL>";
@@ -448,13 +460,8 @@ CommandSpec command_spec(Command c, Invocation& inv) {
 }
 
 std::string command_summary(Command c) {
-  switch (c) {
-    case Command::status: return "show the volume and its sessions (not implemented yet)";
-    default: {
-      Invocation scratch;
-      return command_spec(c, scratch).summary;
-    }
-  }
+  Invocation scratch;
+  return command_spec(c, scratch).summary;
 }
 
 }  // namespace s3l::config

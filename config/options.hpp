@@ -124,6 +124,12 @@ struct GcOptions {
   S3Flags s3;                           // override what the volume settings hold
 };
 
+// status: the volume, its usage, sessions and waiting background work.
+struct StatusOptions {
+  CommonOptions common;
+  std::string meta_url;                 // positional 1
+};
+
 struct UpgradeOptions {
   CommonOptions common;
   std::string meta_url;                 // positional 1

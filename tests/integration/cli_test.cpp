@@ -125,7 +125,7 @@ BOOST_AUTO_TEST_CASE(usage_errors_exit_2) {
   // Unsupported scheme: a bad value (2) or a database that cannot be opened (3).
   RunResult r = cli({"format", "mysql://x/y", "v", "--storage", "file://" + s.dir + "/o"});
   expect_failure(r, r.code() == 3 ? 3 : 2, "mysql", "unsupported META-URL scheme");
-  expect_failure(cli({"status", s.url("m.db")}), 2, "not implemented", "status (later issue)");
+  expect_failure(cli({"status", s.url("m.db")}), 3, "m.db", "status of a database that does not exist");
   BOOST_CHECK_MESSAGE(entries(s.dir).empty(), "usage errors created files: " << entries(s.dir).size());
 }
 

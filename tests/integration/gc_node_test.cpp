@@ -181,7 +181,17 @@ BOOST_AUTO_TEST_CASE(gc_node_does_the_background_work_of_a_no_bgjob_mount_and_su
   write_file(fx.path("doomed2"), pattern(3, 0, 1 << 20));
   BOOST_REQUIRE(::unlink(fx.path("doomed2").c_str()) == 0);
   BOOST_REQUIRE(wait_until([&] { auto d = m->dead_blocks(10); return d.ok() && !d->empty(); }, 20s));
-  std::this_thread::sleep_for(4s);
+  // `status` shows the killed gc-node's session as stale once its heartbeat
+  // is older than its expiry (5 x 1 s), and the garbage waiting.
+  RunResult status;
+  bool shown_stale = wait_until([&] {
+    status = fx.run_cli({"status", fx.meta_url()});
+    return status.code() == 0 && status.out.find("gc-node 127.0.0.1:" + std::to_string(port)) != std::string::npos &&
+           status.out.find("STALE") != std::string::npos;
+  }, 20s);
+  BOOST_TEST(shown_stale, status.describe());
+  BOOST_TEST(status.out.find("volume:      s3ltest") != std::string::npos, status.describe());
+  BOOST_TEST(status.out.find("waiting:     0 dead blocks") == std::string::npos, status.describe());
   auto still = m->dead_blocks(10);
   BOOST_REQUIRE(still.ok());
   BOOST_TEST(!still->empty());   // nobody collected it: the mount has no bgjob

@@ -241,14 +241,11 @@ BOOST_AUTO_TEST_CASE(commands) {
   BOOST_TEST(error_of({"frob"}) == "unknown command 'frob' (expected format, mount, fsck, gc, status, shell, gc-node or upgrade)");
   BOOST_TEST(contains(error_of({"MOUNT"}), "unknown command 'MOUNT'"));
   BOOST_TEST(contains(error_of({"--log-level", "fsck"}), "--log-level: bad log level 'fsck'"));
-  // Commands of later issues parse (the caller says "not implemented yet").
-  for (auto [word, cmd] : {std::pair{"status", Command::status}}) {
-    auto r = parse({word, "anything", "--at-all"});
-    BOOST_REQUIRE(r.ok());
-    BOOST_TEST((r->command == cmd));
-    BOOST_TEST(!command_implemented(cmd));
-    BOOST_TEST(command_name(cmd) == std::string(word));
-  }
+  auto r = parse({"status", kMeta});
+  BOOST_REQUIRE(r.ok());
+  BOOST_TEST((r->command == Command::status));
+  BOOST_TEST(r->status.meta_url == kMeta);
+  BOOST_TEST(contains(error_of({"status", kMeta, "extra"}), "unexpected argument 'extra' for status"));
 }
 
 BOOST_AUTO_TEST_CASE(gc_node_shell_and_mount_network_options) {
@@ -361,5 +358,5 @@ BOOST_AUTO_TEST_CASE(help_text_lists_every_option_with_its_default) {
   for (const char* s : {"gc <META-URL>", "--delete", "--min-age SECONDS", "(default: 3600)", "--threads N",
                         "(default: 8)", "--compact", "(compaction)", "--endpoint URL"})
     BOOST_TEST(contains(gc, s));
-  BOOST_TEST(contains(help_text(Command::status), "not implemented yet"));
+  BOOST_TEST(contains(help_text(Command::status), "status <META-URL>"));
 }

@@ -160,6 +160,19 @@ node_api::behavior_type node_service(node_ptr self, NodeInfo info) {
 
 }  // namespace
 
+NodeInfo node_info(std::string role, const meta::VolumeSettings& volume, const meta::SessionInfo& row,
+                   uint64_t session) {
+  NodeInfo ni;
+  ni.role = std::move(role);
+  ni.volume = volume.name;
+  ni.volume_uuid = volume.uuid;
+  ni.session = session;
+  ni.host = row.host;
+  ni.pid = row.pid;
+  ni.started_ns = row.started_ns;
+  return ni;
+}
+
 node_api spawn_node_service(caf::actor_system& sys, NodeInfo info) {
   return sys.spawn(node_service, std::move(info));
 }

@@ -11,6 +11,7 @@
 
 #include "actors/background.hpp"
 #include "actors/node_api.hpp"
+#include "meta/types.hpp"
 
 namespace s3l {
 
@@ -28,6 +29,10 @@ struct NodeInfo {
   // Extra status lines of the owner (e.g. the mount's gc-node link); may be empty.
   std::function<void(caf::settings&)> add_status;
 };
+
+// The identity part of a NodeInfo, from the volume and the session row.
+NodeInfo node_info(std::string role, const meta::VolumeSettings& volume, const meta::SessionInfo& session_row,
+                   uint64_t session);
 
 node_api spawn_node_service(caf::actor_system& sys, NodeInfo info);
 

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <iostream>
 
+#include "util/clock.hpp"
+
 namespace s3l::cmd {
 
 int fail(const std::string& what, const std::string& msg, int code) {
@@ -93,6 +95,20 @@ void hide_secrets_in_argv(int argc, char** argv) {
       else if (a[n] == '=') std::memset(a + n + 1, '*', std::strlen(a + n + 1));
     }
   }
+}
+
+meta::SessionInfo new_session_info(const std::string& mountpoint, std::chrono::seconds heartbeat) {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  meta::SessionInfo si;
+  si.host = host;
+  si.pid = ::getpid();
+  si.mountpoint = mountpoint;
+  si.version = S3L_VERSION;
+  si.started_ns = now_ns();
+  si.heartbeat_ns = si.started_ns;
+  si.expiry_ns = 5 * std::chrono::nanoseconds(heartbeat).count();
+  return si;
 }
 
 }  // namespace s3l::cmd

@@ -1,5 +1,6 @@
 // Shared pieces of the subcommands: exit codes, error lines, opening a volume.
 #pragma once
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -50,6 +51,10 @@ struct Volume {
 // given) says whether it was a usage error (kExitUsage) or kExitRuntime.
 Result<Volume> open_volume(const std::string& meta_url, const config::S3Flags& flags = {},
                            int* exit_code = nullptr);
+
+// The session row of a mount or gc-node starting now on this host: stale
+// once silent for 5 x `heartbeat`.
+meta::SessionInfo new_session_info(const std::string& mountpoint, std::chrono::seconds heartbeat);
 
 // Overwrites the values of --secret-key (and --access-key) in argv, so that
 // `ps` and /proc/PID/cmdline stop showing them once the daemon is running.

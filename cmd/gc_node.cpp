@@ -29,12 +29,6 @@ namespace {
 
 constexpr size_t kDeleteWorkers = 8;
 
-std::string hostname() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
 }  // namespace
 
 int run_gc_node(const config::GcNodeOptions& o) {
@@ -53,15 +47,8 @@ int run_gc_node(const config::GcNodeOptions& o) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  meta::SessionInfo si;
-  si.host = hostname();
-  si.pid = ::getpid();
-  si.mountpoint = "gc-node " + o.listen;
-  si.version = S3L_VERSION;
-  si.started_ns = now_ns();
-  si.heartbeat_ns = si.started_ns;
   const auto heartbeat_every = std::chrono::seconds(o.heartbeat_s);
-  si.expiry_ns = 5 * std::chrono::nanoseconds(heartbeat_every).count();
+  meta::SessionInfo si = new_session_info("gc-node " + o.listen, heartbeat_every);
   auto sid = v->meta->register_session(si);
   if (!sid.ok()) return fail("gc-node", "registering the session: " + sid.msg());
 
@@ -96,14 +83,7 @@ int run_gc_node(const config::GcNodeOptions& o) {
     bc.stats = stats;
     Background bg = spawn_background(sys, std::move(bc));
 
-    NodeInfo ni;
-    ni.role = "gc-node";
-    ni.volume = v->settings.name;
-    ni.volume_uuid = v->settings.uuid;
-    ni.session = *sid;
-    ni.host = si.host;
-    ni.pid = si.pid;
-    ni.started_ns = si.started_ns;
+    NodeInfo ni = node_info("gc-node", v->settings, si, *sid);
     ni.has_background = true;
     ni.bg = bg;
     ni.stats = stats;

@@ -41,12 +41,6 @@ std::string default_cache_dir(const std::string& uuid) {
   return std::string(home && *home ? home : "/root") + "/.s3layerfs/cache/" + uuid;
 }
 
-std::string hostname() {
-  char buf[256] = {0};
-  ::gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
 // After detaching, stderr is /dev/null: send log lines to syslog instead.
 void log_to_syslog(spdlog::level::level_enum level) {
   auto logger = spdlog::syslog_logger_mt("s3layerfs", "s3layerfs-daemon", LOG_PID);
@@ -61,15 +55,8 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
   auto v = open_volume(meta_url, o.s3, &code);  // a fresh connection: never share one across fork
   if (!v.ok()) return fail("mount", v.msg(), code);
   auto& meta = v->meta;
-  meta::SessionInfo si;
-  si.host = hostname();
-  si.pid = ::getpid();
-  si.mountpoint = mnt;
-  si.version = S3L_VERSION;
-  si.started_ns = now_ns();
-  si.heartbeat_ns = si.started_ns;
   const auto heartbeat_every = std::chrono::seconds(o.heartbeat_s);
-  si.expiry_ns = 5 * std::chrono::nanoseconds(heartbeat_every).count();
+  meta::SessionInfo si = new_session_info(mnt, heartbeat_every);
   auto sid = meta->register_session(si);
   if (!sid.ok()) return fail("mount", "registering the session: " + sid.msg());
   auto cache = store::BlockCache::open(cache_dir, o.cache_size);
@@ -132,14 +119,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     }
     if (!o.listen.empty()) {
       auto hp = config::parse_host_port(o.listen, true);
-      NodeInfo ni;
-      ni.role = "mount";
-      ni.volume = v->settings.name;
-      ni.volume_uuid = v->settings.uuid;
-      ni.session = *sid;
-      ni.host = si.host;
-      ni.pid = si.pid;
-      ni.started_ns = si.started_ns;
+      NodeInfo ni = node_info("mount", v->settings, si, *sid);
       ni.has_background = !o.no_bgjob;
       ni.bg = bg;
       ni.stats = stats;

@@ -102,6 +102,9 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
       bg = spawn_background(sys, std::move(bc));
       compact_hints = bg.compactor;
       for (auto& a : bg.all()) to_stop.insert(to_stop.begin(), a);
+      if (!o.gc_node.empty())
+        spdlog::warn("--gc-node {} is ignored without --no-bgjob: this mount does its own background work",
+                     o.gc_node);
     } else if (!o.gc_node.empty()) {
       auto hp = config::parse_host_port(o.gc_node, false);   // checked by the parser
       NodeLinkConfig lc;

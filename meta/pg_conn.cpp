@@ -18,10 +18,22 @@
 // the server may have committed and then lost the answer. Reporting a
 // failure then would be wrong both ways (the caller may delete data a
 // committed row points to; a rerun may apply the change twice), so every
-// write transaction reads its id (txid_current_if_assigned) just before
-// COMMIT, and after such a loss a new connection asks the server how that
+// write transaction learns its id (txid_current, in the BEGIN round trip),
+// and after such a loss a new connection asks the server how that
 // transaction ended (txid_status): committed is success, aborted is rerun,
 // only an unanswerable question is EIO "outcome unknown".
+//
+// Round trips: each one wakes a server process and this thread, and costs
+// more than most statements do on the server (a create was ~15 of them), so
+// transactions are driven with plain BEGIN/COMMIT text that shares round
+// trips: the advisory locks, BEGIN and txid_current() go in one; statements
+// whose answer is not needed (SqlConn::run_later) wait and go as EXECUTE of
+// their prepared statement in front of the next statement or in front of
+// COMMIT, which carries pg_advisory_unlock_all() behind it. A write then
+// costs BEGIN + its reads + COMMIT. pqxx's transaction classes are not used
+// (they send BEGIN and COMMIT on their own), and pqxx's silent reconnect is
+// off: a new session in the middle of a transaction would run the rest of it
+// outside any transaction; this class reconnects only between transactions.
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -196,17 +208,14 @@ class PgConn final : public SqlConn {
   }
 
   void exec(const std::string& sql) override {
-    if (!tx_) ensure_connected();
+    if (!in_tx_) ensure_connected();
     check_usable_in_tx();
+    const std::string text = pending_ + sql;   // queued statements go first
+    pending_.clear();
     try {
-      if (tx_) {
-        tx_->exec(sql);
-      } else {
-        pqxx::nontransaction n(*c_);
-        n.exec(sql);
-      }
+      send(text);
     } catch (...) {
-      fail(sql, !tx_ && !starts_with_select(sql));
+      fail(text, !in_tx_ && !starts_with_select(sql));
     }
   }
 
@@ -227,55 +236,79 @@ class PgConn final : public SqlConn {
   }
 
   void begin(bool write) override {
-    if (tx_) throw DbError(EIO, false, "postgres: begin() inside an open transaction (internal error)");
+    if (in_tx_) throw DbError(EIO, false, "postgres: begin() inside an open transaction (internal error)");
+    // Reconnect first: connect() forgets locked_, so a reconnect inside the
+    // lock statement would leave that lock held by a session that believes
+    // it holds none (every other connection then waits on it forever).
     ensure_connected();
     deallocate_stale();
     write_ = write;
+    xid_.reset();
+    pending_.clear();
+    std::string sql;
+    if (!lock_req_.empty()) {
+      // The advisory locks in a transaction of their own that ends before
+      // the real one begins: its snapshot is then taken after they are held
+      // (see lock_keys). Statements before a BEGIN in one message would join
+      // that transaction instead, and SERIALIZABLE must come first.
+      sql = "BEGIN; ";
+      for (int64_t k : lock_req_) sql += "SELECT pg_advisory_lock(" + std::to_string(k) + "); ";
+      sql += "COMMIT; ";
+      lock_req_.clear();
+      locked_ = true;   // before sending: if it fails half way, unlock anyway
+    }
+    sql += write ? "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT txid_current()"
+                 : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    in_tx_ = true;   // from here on a failure leaves a transaction block to roll back
     try {
-      if (write)
-        tx_ = std::make_unique<pqxx::transaction<pqxx::serializable, pqxx::read_write>>(*c_);
-      else
-        tx_ = std::make_unique<pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>>(*c_);
+      pqxx::result r = send(sql);
+      if (write) {
+        if (r.empty() || r[0][0].is_null()) throw DbError(EIO, false, "postgres: BEGIN gave no transaction id");
+        xid_ = r[0][0].as<int64_t>();
+      }
     } catch (...) {
-      tx_.reset();
-      fail("BEGIN", false);
+      fail(sql, false);
     }
   }
 
   void commit() override {
-    if (!tx_) throw DbError(EIO, false, "postgres: commit() without a transaction (internal error)");
+    if (!in_tx_) throw DbError(EIO, false, "postgres: commit() without a transaction (internal error)");
     check_usable_in_tx();
-    // Nothing is committed yet: a failure here is an ordinary (retryable) one.
-    const std::optional<int64_t> xid = write_ ? current_xid() : std::nullopt;
+    std::string sql = pending_ + "COMMIT";
+    if (locked_) sql += "; SELECT pg_advisory_unlock_all()";
+    pending_.clear();
     const int backend = c_->backendpid();
     try {
-      tx_->commit();
-      tx_.reset();
-    } catch (const pqxx::in_doubt_error& e) {
-      tx_.reset();
-      broken_ = true;   // the session, and with it its advisory locks, is gone
-      locked_ = false;
-      resolve_in_doubt(xid, backend, scrub(e.what()));   // returns only if it committed
-      return;
+      send(sql);
     } catch (...) {
-      tx_.reset();
-      if (!c_ || !c_->is_open()) broken_ = true;
-      release_locks();
-      fail("COMMIT", true);
+      in_tx_ = false;
+      if (lost_connection()) {
+        broken_ = true;   // the session, and with it its advisory locks, is gone
+        locked_ = false;
+        resolve_in_doubt(xid_, backend, scrub(what_failed()));   // returns only if it committed
+        return;
+      }
+      // An answer from the server: a queued statement or COMMIT itself failed
+      // (serialization failure, unique key...) and the transaction is rolled
+      // back, or, in theory, the unlock after a good COMMIT failed. Leave any
+      // aborted transaction block, unlock, and ask rather than guess.
+      end_on_server(true);
+      if (xid_ && !broken_ && status_of(*xid_) == "committed") {
+        spdlog::warn("postgres {}: transaction {} committed; what failed after it: {}", u_.safe, *xid_,
+                     scrub(what_failed()));
+        return;
+      }
+      fail(sql, true);
     }
-    release_locks();
+    in_tx_ = false;
+    locked_ = false;
   }
 
   void rollback() noexcept override {
-    if (tx_) {
-      try {
-        if (!broken_) tx_->abort();
-      } catch (...) {
-        broken_ = true;   // the server rolls back on disconnect; reconnect next time
-      }
-      tx_.reset();
-    }
-    release_locks();
+    lock_req_.clear();
+    pending_.clear();
+    end_on_server(in_tx_);
+    in_tx_ = false;
   }
 
   // Session-level advisory locks, taken BEFORE the transaction starts: the
@@ -284,15 +317,24 @@ class PgConn final : public SqlConn {
   // with serialization errors (pg_advisory_xact_lock would be taken after the
   // snapshot and not help). Keys come sorted: no deadlock between clients.
   // The wait is unbounded unless the URL sets lock_timeout (SQLSTATE 55P03).
+  // They are sent with the BEGIN that follows (one round trip).
   void lock_keys(const std::vector<int64_t>& keys) override {
-    if (tx_) throw DbError(EIO, false, "postgres: lock_keys() inside a transaction (internal error)");
-    // Reconnect first: connect() forgets locked_, so a reconnect inside the
-    // first lock statement would leave that lock held by a session that
-    // believes it holds none (every other connection then waits on it forever).
-    ensure_connected();
-    for (int64_t k : keys) {
-      locked_ = true;   // before the call: if it fails half way, unlock anyway
-      Query(*this, "SELECT pg_advisory_lock($1)").bind(1, k).run();
+    if (in_tx_) throw DbError(EIO, false, "postgres: lock_keys() inside a transaction (internal error)");
+    lock_req_ = keys;
+  }
+
+  void run_later(SqlStmt& st) override {
+    auto& s = static_cast<PgStmt&>(st);
+    if (!in_tx_ || !write_) {   // nothing to share a round trip with
+      SqlConn::run_later(st);
+      return;
+    }
+    check_usable_in_tx();
+    try {
+      std::string text = execute_sql(s);
+      pending_ += text;
+    } catch (...) {
+      fail(s.sql(), false);
     }
   }
 
@@ -308,21 +350,27 @@ class PgConn final : public SqlConn {
   int counter_shards() const override { return 128; }
 
   pqxx::result run(PgStmt& s) {
-    if (!tx_) ensure_connected();
+    if (!in_tx_) ensure_connected();
     check_usable_in_tx();
     std::vector<const char*> ptrs;
     ptrs.reserve(s.params().size());
     for (const auto& p : s.params()) ptrs.push_back(p ? p->c_str() : nullptr);
     try {
+      if (!pending_.empty()) {
+        // Queued statements first, this one last, in one round trip: the
+        // result of the message is the result of its last statement.
+        std::string text = pending_ + execute_sql(s);
+        pending_.clear();
+        return send(text);
+      }
       if (s.prepared_gen != gen_) {
         c_->prepare(s.name(), s.sql());
         s.prepared_gen = gen_;
       }
-      if (tx_) return tx_->exec_prepared(s.name(), pqxx::prepare::make_dynamic_params(ptrs));
       pqxx::nontransaction n(*c_);
       return n.exec_prepared(s.name(), pqxx::prepare::make_dynamic_params(ptrs));
     } catch (...) {
-      fail(s.sql(), !tx_ && !starts_with_select(s.sql()));
+      fail(s.sql(), !in_tx_ && !starts_with_select(s.sql()));
     }
   }
 
@@ -332,6 +380,11 @@ class PgConn final : public SqlConn {
   void connect() {
     drop_connection();
     c_ = std::make_unique<pqxx::connection>(u_.conninfo);
+    // Never reconnect behind our back (see the top of this file).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    c_->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
     notices_ = std::make_unique<NoticeToLog>(*c_);
     broken_ = false;
     locked_ = false;   // a new session holds no advisory locks
@@ -340,7 +393,8 @@ class PgConn final : public SqlConn {
   }
 
   void drop_connection() noexcept {
-    tx_.reset();
+    in_tx_ = false;
+    pending_.clear();
     notices_.reset();
     if (c_) {
       try {
@@ -380,28 +434,85 @@ class PgConn final : public SqlConn {
     }
   }
 
-  void release_locks() noexcept {
-    if (!locked_) return;
+  // One simple-query message: the statements run in order, the result is
+  // that of the last one; the first error skips the rest.
+  pqxx::result send(const std::string& sql) {
+    pqxx::nontransaction n(*c_);
+    return n.exec(sql);
+  }
+
+  // `EXECUTE name(literals);` for a bound statement: it runs with the plan
+  // and parameter types of the prepared statement, but as text that can
+  // share a message with other statements.
+  std::string execute_sql(PgStmt& s) {
+    if (s.prepared_gen != gen_) {
+      c_->prepare(s.name(), s.sql());
+      s.prepared_gen = gen_;
+    }
+    c_->prepare_now(s.name());   // once per connection: EXECUTE needs it on the server
+    std::string out = "EXECUTE " + s.name();
+    const auto& ps = s.params();
+    for (size_t i = 0; i < ps.size(); ++i) {
+      out += i == 0 ? "(" : ", ";
+      out += ps[i] ? c_->quote(*ps[i]) : std::string("NULL");
+    }
+    if (!ps.empty()) out += ")";
+    return out + "; ";
+  }
+
+  // Ends what this session holds on the server: the transaction block if
+  // `tx` (ROLLBACK) and the advisory locks, in one round trip. A lost
+  // session's locks went with it; never reconnect just to unlock.
+  void end_on_server(bool tx) noexcept {
+    const bool unlock = locked_;
     locked_ = false;
-    // A lost session's locks went with it; never reconnect just to unlock.
-    if (broken_ || !c_ || !c_->is_open()) return;
+    if ((!tx && !unlock) || broken_ || !c_ || !c_->is_open()) return;
+    std::string sql = tx ? "ROLLBACK" : "";
+    if (unlock) sql += tx ? "; SELECT pg_advisory_unlock_all()" : "SELECT pg_advisory_unlock_all()";
     try {
-      Query(*this, "SELECT pg_advisory_unlock_all()").run();
+      send(sql);
     } catch (...) {
       // Unknown state: drop the session so that the server frees the locks.
       broken_ = true;
     }
   }
 
-  // The id of the open write transaction, or nullopt if it wrote nothing
-  // (no id assigned: its COMMIT changes nothing either way).
-  std::optional<int64_t> current_xid() {
+  // txid_status of a finished transaction on this connection, "" if unknown.
+  std::string status_of(int64_t xid) noexcept {
     try {
-      pqxx::result r = tx_->exec("SELECT txid_current_if_assigned()");
-      if (r.empty() || r[0][0].is_null()) return std::nullopt;
-      return r[0][0].as<int64_t>();
+      pqxx::result r = send("SELECT txid_status(" + std::to_string(xid) + ")");
+      return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].c_str();
     } catch (...) {
-      fail("SELECT txid_current_if_assigned()", false);
+      broken_ = true;
+      return std::string();
+    }
+  }
+
+  // For the exception in flight: did the connection go (rather than the
+  // server answering with an error)?
+  bool lost_connection() {
+    if (!c_ || !c_->is_open()) return true;
+    try {
+      throw;
+    } catch (const pqxx::broken_connection&) {
+      return true;
+    } catch (const pqxx::statement_completion_unknown&) {
+      return true;
+    } catch (const pqxx::sql_error& e) {
+      const std::string state = e.sqlstate();
+      return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0;
+    } catch (...) {
+      return false;
+    }
+  }
+
+  static std::string what_failed() {
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "unknown error";
     }
   }
 
@@ -463,7 +574,7 @@ class PgConn final : public SqlConn {
   }
 
   void check_usable_in_tx() {
-    if (tx_ && broken_)
+    if (in_tx_ && broken_)
       throw DbError(EIO, true, "postgres " + u_.safe + ": connection lost during the transaction");
   }
 
@@ -550,10 +661,13 @@ class PgConn final : public SqlConn {
   PgUrl u_;
   std::unique_ptr<pqxx::connection> c_;
   std::unique_ptr<NoticeToLog> notices_;
-  std::unique_ptr<pqxx::dbtransaction> tx_;
+  bool in_tx_ = false;    // a transaction block is (or may be) open on the server
   bool broken_ = false;
   bool locked_ = false;   // advisory locks of lock_keys() may be held
   bool write_ = false;    // the open transaction is a write transaction
+  std::optional<int64_t> xid_;       // its id (write transactions)
+  std::vector<int64_t> lock_req_;    // lock_keys() for the next begin()
+  std::string pending_;              // run_later() statements not sent yet
   uint64_t gen_ = 0;
   std::optional<Clock::time_point> down_since_;
   std::unordered_map<std::string, std::unique_ptr<PgStmt>> cache_;

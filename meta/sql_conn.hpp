@@ -92,6 +92,16 @@ class SqlConn {
   // alone starve a client that competes with a busy one (docs/postgres.md).
   // Engines whose writers are serialised anyway (SQLite) ignore it.
   virtual void lock_keys(const std::vector<int64_t>& keys) { (void)keys; }
+  // Runs the bound statement `s` as part of the open write transaction
+  // without waiting for its answer: for statements whose rows and row count
+  // the caller does not need. An engine may send it together with the next
+  // statement or the COMMIT (PostgreSQL: one round trip for all of them), so
+  // its errors surface there and fail the transaction as a whole. Outside a
+  // transaction, and by default, it runs at once.
+  virtual void run_later(SqlStmt& s) {
+    while (s.step()) {
+    }
+  }
 };
 
 // Opens a connection for a metadata URL (sqlite3://PATH[?sync=full|normal]).
@@ -101,7 +111,7 @@ Result<std::unique_ptr<SqlConn>> open_sql_conn(const std::string& url, bool crea
 // RAII use of a cached statement: bind, step, read, and always reset.
 class Query {
  public:
-  Query(SqlConn& c, const std::string& sql) : s_(&c.prepare(sql)) {}
+  Query(SqlConn& c, const std::string& sql) : c_(&c), s_(&c.prepare(sql)) {}
   ~Query() { s_->reset(); }
   Query(const Query&) = delete;
   Query& operator=(const Query&) = delete;
@@ -122,6 +132,9 @@ class Query {
     }
     return s_->changes();
   }
+  // Runs a statement whose result nobody reads, possibly batched with the
+  // next one (SqlConn::run_later): its errors show up there.
+  void later() { c_->run_later(*s_); }
   bool is_null(int i) { return s_->col_null(i); }
   int64_t i64(int i) { return s_->col_int(i); }
   uint64_t u64(int i) { return static_cast<uint64_t>(s_->col_int(i)); }
@@ -136,6 +149,7 @@ class Query {
       throw DbError(EOVERFLOW, false, "value " + std::to_string(v) + " does not fit a signed 64-bit column");
     return static_cast<int64_t>(v);
   }
+  SqlConn* c_;
   SqlStmt* s_;
 };
 

@@ -205,6 +205,7 @@ BOOST_AUTO_TEST_CASE(locked_keys_make_writers_queue_instead_of_conflicting) {
   // Without the lock, b's update of the row a changed after b's snapshot is
   // a 40001 (serialization_failure_is_retryable). With lock_keys, b waits
   // before BEGIN, so its snapshot includes a's commit and it just succeeds.
+  // (The locks are sent with BEGIN, in one round trip: begin() waits.)
   auto a = conn(), b = conn();
   make_table(*a);
   a->lock_keys({7, 42});
@@ -214,8 +215,8 @@ BOOST_AUTO_TEST_CASE(locked_keys_make_writers_queue_instead_of_conflicting) {
   auto fb = std::async(std::launch::async, [&]() -> std::string {
     try {
       b->lock_keys({42});
-      b_locked = true;
       b->begin(true);
+      b_locked = true;
       Query(*b, "UPDATE t SET v = v + 1 WHERE k = 1").run();
       b->commit();
       return "";

@@ -73,14 +73,16 @@ void SqlMeta::release_slices(const std::string& set, int64_t key, int64_t now) {
   Query(*conn_, "UPDATE blocks SET refs = refs - c.n FROM (SELECT sb.block_id, COUNT(*) AS n "
                 "FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ") GROUP BY sb.block_id) AS c "
                 "WHERE blocks.id = c.block_id")
-      .bind(1, key).run();
+      .bind(1, key).later();
+  // Queued (Query::later): they run in this order, before anything the
+  // transaction reads next, and share one round trip.
   Query(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) "
                 "SELECT id, slice_id, idx, size, CAST($2 AS BIGINT) FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set +
                 ") ON CONFLICT (block_id) DO NOTHING")
-      .bind(1, key).bind(2, now).run();
-  Query(*conn_, "DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")").bind(1, key).run();
-  Query(*conn_, "DELETE FROM slice_blocks WHERE slice_id IN (" + set + ")").bind(1, key).run();
-  Query(*conn_, "DELETE FROM slices WHERE id IN (" + set + ")").bind(1, key).run();
+      .bind(1, key).bind(2, now).later();
+  Query(*conn_, "DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")").bind(1, key).later();
+  Query(*conn_, "DELETE FROM slice_blocks WHERE slice_id IN (" + set + ")").bind(1, key).later();
+  Query(*conn_, "DELETE FROM slices WHERE id IN (" + set + ")").bind(1, key).later();
 }
 
 void SqlMeta::bury_blocks(const std::vector<Block>& blocks, uint64_t slice_id, int64_t now) {
@@ -360,7 +362,7 @@ Status SqlMeta::purge(uint64_t ino) {
 void SqlMeta::purge_in_tx(uint64_t ino, int64_t now) {
   auto n = load_inode(ino);
   if (!n) {
-    Query(*conn_, "DELETE FROM orphans WHERE ino = $1").bind(1, ino).run();
+    Query(*conn_, "DELETE FROM orphans WHERE ino = $1").bind(1, ino).later();
     return;
   }
   if (n->attr.nlink > 0 || ino == kRootIno) return;
@@ -368,7 +370,7 @@ void SqlMeta::purge_in_tx(uint64_t ino, int64_t now) {
   for (const char* sql : {"DELETE FROM chunks WHERE ino = $1", "DELETE FROM symlinks WHERE ino = $1",
                           "DELETE FROM xattrs WHERE ino = $1", "DELETE FROM locks WHERE ino = $1",
                           "DELETE FROM orphans WHERE ino = $1", "DELETE FROM inodes WHERE ino = $1"})
-    Query(*conn_, sql).bind(1, ino).run();
+    Query(*conn_, sql).bind(1, ino).later();
   add_counter("inodes", -1);
   if ((n->attr.mode & S_IFMT) == S_IFREG) add_counter("used_bytes", -static_cast<int64_t>(n->attr.size));
 }

@@ -267,6 +267,21 @@ Result<SqlMeta::Inode> SqlMeta::load_dir(uint64_t ino, const char* role) {
   return *n;
 }
 
+Result<SqlMeta::Inode> SqlMeta::load_dir_entry(uint64_t ino, const std::string& name, const char* role,
+                                               std::optional<uint64_t>* entry) {
+  Query q(*conn_, "SELECT " S3L_INODE_COLS ", (SELECT e.ino FROM entries e WHERE e.parent = $1 AND e.name = $2)"
+                  " FROM inodes WHERE ino = $1");
+  q.bind(1, ino).blob(2, name);
+  if (!q.next())
+    return Status::Error(ENOENT, std::string(role) + " inode " + std::to_string(ino) + " does not exist");
+  Inode n = read_inode(q, 0);
+  if (!n.is_dir())
+    return Status::Error(ENOTDIR, std::string(role) + " inode " + std::to_string(ino) + " is not a directory");
+  entry->reset();
+  if (!q.is_null(11)) *entry = q.u64(11);
+  return n;
+}
+
 std::optional<uint64_t> SqlMeta::find_entry(uint64_t parent, const std::string& name) {
   Query q(*conn_, "SELECT ino FROM entries WHERE parent = $1 AND name = $2");
   q.bind(1, parent).blob(2, name);
@@ -295,14 +310,14 @@ void SqlMeta::add_counter(const char* name, int64_t delta) {
   thread_local std::minstd_rand rng{std::random_device{}()};
   const int k = shards > 1 ? std::uniform_int_distribution<int>(0, shards - 1)(rng) : 0;
   if (k == 0) {
-    Query(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1").text(1, name).bind(2, delta).run();
+    Query(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1").text(1, name).bind(2, delta).later();
     return;
   }
   Query(*conn_, "INSERT INTO counters (name, value) VALUES ($1, $2) "
                 "ON CONFLICT (name) DO UPDATE SET value = counters.value + $2")
       .text(1, std::string(name) + "#" + std::to_string(k))
       .bind(2, delta)
-      .run();
+      .later();
 }
 
 void SqlMeta::touch_dir(uint64_t ino, int64_t nlink_delta, int64_t now) {
@@ -310,7 +325,7 @@ void SqlMeta::touch_dir(uint64_t ino, int64_t nlink_delta, int64_t now) {
       .bind(1, ino)
       .bind(2, nlink_delta)
       .bind(3, now)
-      .run();
+      .later();
 }
 
 void SqlMeta::set_ctime_nlink(uint64_t ino, int64_t nlink_delta, int64_t now) {
@@ -318,7 +333,7 @@ void SqlMeta::set_ctime_nlink(uint64_t ino, int64_t nlink_delta, int64_t now) {
       .bind(1, ino)
       .bind(2, nlink_delta)
       .bind(3, now)
-      .run();
+      .later();
 }
 
 }  // namespace s3l::meta

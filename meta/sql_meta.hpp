@@ -111,8 +111,15 @@ class SqlMeta final : public Meta {
   std::optional<Inode> load_inode(uint64_t ino);
   // The inode if it exists and is a directory; ENOENT / ENOTDIR otherwise.
   Result<Inode> load_dir(uint64_t ino, const char* role);
+  // load_dir and find_entry(ino, name) in one statement: *entry is the
+  // inode `name` points to, if any.
+  Result<Inode> load_dir_entry(uint64_t ino, const std::string& name, const char* role,
+                               std::optional<uint64_t>* entry);
   std::optional<uint64_t> find_entry(uint64_t parent, const std::string& name);
   uint64_t alloc_id(IdBatch& b, const char* counter, uint64_t batch);
+  // add_counter, touch_dir and set_ctime_nlink run their statement with
+  // Query::later(): call them only inside a write transaction (or outside
+  // any), never where a statement's effect must be checked.
   void add_counter(const char* name, int64_t delta);
   // nlink += delta, mtime = ctime = now (a directory whose entries changed).
   void touch_dir(uint64_t ino, int64_t nlink_delta, int64_t now);

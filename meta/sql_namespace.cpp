@@ -42,16 +42,21 @@ Result<Attr> SqlMeta::lookup(uint64_t parent, const std::string& name) {
   }
   if (Status s = check_name(name); !s.ok()) return s;
   return run("lookup", Tx::kNone, [&]() -> Result<Attr> {
-    {
-      Query q(*conn_, "SELECT " S3L_INODE_COLS_I
-                      " FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = $1 AND e.name = $2");
-      q.bind(1, parent).blob(2, name);
-      if (q.next()) return read_inode(q, 0).attr;
+    // One statement for a hit and for a miss (every create looks up first):
+    // the entry's inode if there is one, else the parent's row, which says
+    // why it is a miss (no such directory, not a directory, no such entry)
+    // without a second round trip. The second branch runs only on a miss.
+    Query q(*conn_, "SELECT 1, " S3L_INODE_COLS_I " FROM entries e JOIN inodes i ON i.ino = e.ino"
+                    " WHERE e.parent = $1 AND e.name = $2"
+                    " UNION ALL SELECT 0, " S3L_INODE_COLS " FROM inodes WHERE ino = $1 LIMIT 1");
+    q.bind(1, parent).blob(2, name);
+    if (!q.next()) return Status::Error(ENOENT, "parent inode " + std::to_string(parent) + " does not exist");
+    if (q.i64(0) == 0) {
+      if ((q.u32(2) & S_IFMT) != S_IFDIR)
+        return Status::Error(ENOTDIR, "parent inode " + std::to_string(parent) + " is not a directory");
+      return Status::Error(ENOENT, "no entry " + in_dir(name, parent));
     }
-    // A miss is common (every create looks up first): only then say why.
-    auto d = load_dir(parent, "parent");
-    if (!d.ok()) return d.status;
-    return Status::Error(ENOENT, "no entry " + in_dir(name, parent));
+    return read_inode(q, 1).attr;
   });
 }
 
@@ -108,9 +113,10 @@ Result<Attr> SqlMeta::mknod(uint64_t parent, const std::string& name, uint32_t m
     if (target.find('\0') != std::string::npos) return Status::Error(EINVAL, "symlink target contains NUL");
   }
   return run("mknod", Tx::kWrite, Keys{parent}, [&]() -> Result<Attr> {
-    auto d = load_dir(parent, "parent");
+    std::optional<uint64_t> taken;
+    auto d = load_dir_entry(parent, name, "parent", &taken);
     if (!d.ok()) return d.status;
-    if (find_entry(parent, name)) return Status::Error(EEXIST, in_dir(name, parent) + " already exists");
+    if (taken) return Status::Error(EEXIST, in_dir(name, parent) + " already exists");
     bool dir = type == S_IFDIR;
     Attr a;
     a.ino = alloc_id(inode_ids_, "next_inode", 64);
@@ -137,11 +143,13 @@ Result<Attr> SqlMeta::mknod(uint64_t parent, const std::string& name, uint32_t m
         .bind(7, a.rdev)
         .bind(8, now)
         .bind(9, dir ? parent : 0)
-        .run();
+        .later();
+    // A name taken meanwhile by another client fails this INSERT on the
+    // unique key; the rerun sees the entry and answers EEXIST.
     Query(*conn_, "INSERT INTO entries (parent, name, ino) VALUES ($1, $2, $3)")
-        .bind(1, parent).blob(2, name).bind(3, a.ino).run();
+        .bind(1, parent).blob(2, name).bind(3, a.ino).later();
     if (type == S_IFLNK)
-      Query(*conn_, "INSERT INTO symlinks (ino, target) VALUES ($1, $2)").bind(1, a.ino).blob(2, target).run();
+      Query(*conn_, "INSERT INTO symlinks (ino, target) VALUES ($1, $2)").bind(1, a.ino).blob(2, target).later();
     touch_dir(parent, dir ? 1 : 0, now);
     add_counter("inodes", 1);
     return a;
@@ -174,13 +182,13 @@ Result<UnlinkResult> SqlMeta::unlink(uint64_t parent, const std::string& name, u
   if (is_dot(name)) return Status::Error(EISDIR, "cannot unlink '" + name + "'");
   if (Status s = check_name(name); !s.ok()) return s;
   return run("unlink", Tx::kWrite, Keys{parent}, [&]() -> Result<UnlinkResult> {
-    auto d = load_dir(parent, "parent");
+    std::optional<uint64_t> e;
+    auto d = load_dir_entry(parent, name, "parent", &e);
     if (!d.ok()) return d.status;
-    auto e = find_entry(parent, name);
     if (!e) return Status::Error(ENOENT, "no entry " + in_dir(name, parent));
     auto n = load_inode(*e);
     if (n && n->is_dir()) return Status::Error(EISDIR, in_dir(name, parent) + " is a directory");
-    Query(*conn_, "DELETE FROM entries WHERE parent = $1 AND name = $2").bind(1, parent).blob(2, name).run();
+    Query(*conn_, "DELETE FROM entries WHERE parent = $1 AND name = $2").bind(1, parent).blob(2, name).later();
     touch_dir(parent, 0, now);
     if (!n) {
       // Damaged metadata (fsck: dangling-entry): removing the entry is the repair.
@@ -191,7 +199,7 @@ Result<UnlinkResult> SqlMeta::unlink(uint64_t parent, const std::string& name, u
     uint32_t nlink = n->attr.nlink > 0 ? n->attr.nlink - 1 : 0;
     if (nlink == 0) {
       Query(*conn_, "INSERT INTO orphans (ino, session, since) VALUES ($1, $2, $3) ON CONFLICT (ino) DO NOTHING")
-          .bind(1, *e).bind(2, session).bind(3, now).run();
+          .bind(1, *e).bind(2, session).bind(3, now).later();
     }
     return UnlinkResult{*e, nlink};
   });
@@ -202,9 +210,9 @@ Status SqlMeta::rmdir(uint64_t parent, const std::string& name, int64_t now) {
   if (name == "..") return Status::Error(ENOTEMPTY, "cannot remove '..'");
   if (Status s = check_name(name); !s.ok()) return s;
   return run("rmdir", Tx::kWrite, Keys{parent}, [&]() -> Status {
-    auto d = load_dir(parent, "parent");
+    std::optional<uint64_t> e;
+    auto d = load_dir_entry(parent, name, "parent", &e);
     if (!d.ok()) return d.status;
-    auto e = find_entry(parent, name);
     if (!e) return Status::Error(ENOENT, "no entry " + in_dir(name, parent));
     auto n = load_inode(*e);
     if (!n) return Status::Error(EIO, in_dir(name, parent) + " points to missing inode " +

@@ -58,6 +58,20 @@ caf::actor Vfs::handle_of(uint64_t ino) {
   return it == open_.end() ? caf::actor{} : it->second.handle;
 }
 
+caf::actor Vfs::handle_for_change(uint64_t ino) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = open_.find(ino);
+  if (it == open_.end()) return caf::actor{};
+  it->second.changed = true;
+  return it->second.handle;
+}
+
+caf::actor Vfs::changed_handle_of(uint64_t ino) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = open_.find(ino);
+  return it == open_.end() || !it->second.changed ? caf::actor{} : it->second.handle;
+}
+
 // Attributes through the open handle (buffered size included). ENOENT-free
 // fallbacks: ESTALE when not open, or when the handle exited meanwhile (a
 // release racing with this call).
@@ -78,7 +92,7 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
   if (size_valid) {
     // Through the open handle, if any: it commits buffered writes first so the
     // truncate lands after them.
-    auto h = handle_of(ino);
+    auto h = handle_for_change(ino);
     if (h) r = bridge_.call<Attr>(h, kDataTimeout, msg::ftrunc_atom::value, size);
     if (!h || r.err() == ESTALE)
       r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::truncate_atom::value, ino, size, now_ns());
@@ -162,6 +176,11 @@ Status Vfs::open(uint64_t ino) {
   // Close-to-open: every open starts from the committed size and slice lists.
   auto a = bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
   if (!a.ok()) return a.status;
+  return open_as(ino, a.value);
+}
+
+Status Vfs::open_as(uint64_t ino, const Attr& attr) {
+  const Attr* a = &attr;
   if (S_ISDIR(a->mode)) return Status::Error(EISDIR, "is a directory");
   caf::actor existing;
   {
@@ -197,7 +216,8 @@ Result<Attr> Vfs::create(uint64_t parent, const std::string& name, uint32_t mode
                          uint32_t gid) {
   auto r = mknod(parent, name, mode, uid, gid, 0);
   if (!r.ok()) return r;
-  Status s = open(r->ino);
+  // The attributes mknod committed are the committed ones: no re-read.
+  Status s = open_as(r->ino, r.value);
   if (!s.ok()) return s;
   return r;
 }
@@ -209,7 +229,7 @@ Result<std::string> Vfs::read(uint64_t ino, uint64_t off, uint64_t len) {
 }
 
 Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t len, bool append) {
-  auto h = handle_of(ino);
+  auto h = handle_for_change(ino);
   if (!h) return Status::Error(EBADF, "inode not open");
   budget_->acquire(len);  // the handle releases what it does not keep
   if (append)
@@ -219,7 +239,10 @@ Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t
 }
 
 Status Vfs::flush(uint64_t ino) {
-  auto h = handle_of(ino);
+  // A handle this mount never wrote or truncated through holds nothing to
+  // commit and no error to report: no need to ask it (every create + close
+  // would otherwise cost three calls to it).
+  auto h = changed_handle_of(ino);
   if (!h) return Status::Ok();
   Status s = bridge_.call_void(h, kDataTimeout, msg::flush_atom::value);
   return s.err == ESTALE ? Status::Ok() : s;  // released meanwhile: it flushed everything
@@ -236,20 +259,24 @@ Status Vfs::fsync(uint64_t ino) {
 Status Vfs::release(uint64_t ino) {
   Status s = flush(ino);
   caf::actor done;
+  bool changed = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = open_.find(ino);
     if (it == open_.end()) return s;
     if (--it->second.opens == 0) {
       done = it->second.handle;
+      changed = it->second.changed;
       open_.erase(it);
     }
   }
   if (done) {
     // Anything written between the flush above and now is committed before
     // the handle goes away.
-    Status last = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
-    if (s.ok()) s = last;
+    if (changed) {
+      Status last = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
+      if (s.ok()) s = last;
+    }
     caf::anon_send(done, msg::close_atom::value);
     maybe_purge(ino);
   }

@@ -92,8 +92,15 @@ class Vfs {
   struct OpenInode {
     caf::actor handle;
     uint32_t opens = 0;
+    bool changed = false;   // written or truncated through since it was opened
   };
   caf::actor handle_of(uint64_t ino);
+  // handle_of, marking the inode as changed (write, truncate).
+  caf::actor handle_for_change(uint64_t ino);
+  // The handle only if the inode was changed since it was opened.
+  caf::actor changed_handle_of(uint64_t ino);
+  // open() with the committed attributes already known.
+  Status open_as(uint64_t ino, const meta::Attr& a);
   Result<meta::Attr> open_attr(uint64_t ino);
   void became_orphan(uint64_t ino);
   void maybe_purge(uint64_t ino);

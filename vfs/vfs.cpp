@@ -58,12 +58,43 @@ caf::actor Vfs::handle_of(uint64_t ino) {
   return it == open_.end() ? caf::actor{} : it->second.handle;
 }
 
+// The handle actor is spawned on the first read, write or truncate: a file
+// opened and closed without I/O (every create + close) never needs one, and
+// spawning, closing and reaping it cost several thread wake-ups. Until then
+// nothing is buffered, and the committed attributes are the file's.
+caf::actor Vfs::running_handle(uint64_t ino, OpenInode& o) {
+  if (o.handle) return o.handle;
+  HandleConfig hc;
+  hc.ino = ino;
+  hc.session = cfg_.session;
+  hc.chunk_size = cfg_.volume.chunk_size;
+  hc.block_size = cfg_.volume.block_size;
+  hc.volume = cfg_.volume.name;
+  hc.meta = meta_;
+  hc.uploads = workers_.uploads;
+  hc.readers = workers_.readers;
+  hc.budget = budget_;
+  hc.readahead_blocks = cfg_.readahead_blocks;
+  hc.prefetch = cfg_.prefetch;
+  hc.compact_hints = cfg_.compact_hints;
+  hc.compact_threshold = cfg_.compact_threshold;
+  hc.handle_buffer_limit = std::max<uint64_t>(budget_->limit() / 4, cfg_.volume.block_size);
+  o.handle = spawn_inode_handle(sys_, std::move(hc), o.size);
+  return o.handle;
+}
+
+caf::actor Vfs::handle_for_io(uint64_t ino) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = open_.find(ino);
+  return it == open_.end() ? caf::actor{} : running_handle(ino, it->second);
+}
+
 caf::actor Vfs::handle_for_change(uint64_t ino) {
   std::lock_guard<std::mutex> lk(mu_);
   auto it = open_.find(ino);
   if (it == open_.end()) return caf::actor{};
   it->second.changed = true;
-  return it->second.handle;
+  return running_handle(ino, it->second);
 }
 
 caf::actor Vfs::changed_handle_of(uint64_t ino) {
@@ -179,36 +210,24 @@ Status Vfs::open(uint64_t ino) {
   return open_as(ino, a.value);
 }
 
-Status Vfs::open_as(uint64_t ino, const Attr& attr) {
-  const Attr* a = &attr;
-  if (S_ISDIR(a->mode)) return Status::Error(EISDIR, "is a directory");
+Status Vfs::open_as(uint64_t ino, const Attr& a) {
+  if (S_ISDIR(a.mode)) return Status::Error(EISDIR, "is a directory");
   caf::actor existing;
   {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = open_.find(ino);
     if (it != open_.end()) {
       ++it->second.opens;
+      it->second.size = a.size;
       existing = it->second.handle;
     } else {
-      HandleConfig hc;
-      hc.ino = ino;
-      hc.session = cfg_.session;
-      hc.chunk_size = cfg_.volume.chunk_size;
-      hc.block_size = cfg_.volume.block_size;
-      hc.volume = cfg_.volume.name;
-      hc.meta = meta_;
-      hc.uploads = workers_.uploads;
-      hc.readers = workers_.readers;
-      hc.budget = budget_;
-      hc.readahead_blocks = cfg_.readahead_blocks;
-      hc.prefetch = cfg_.prefetch;
-      hc.compact_hints = cfg_.compact_hints;
-      hc.compact_threshold = cfg_.compact_threshold;
-      hc.handle_buffer_limit = std::max<uint64_t>(budget_->limit() / 4, cfg_.volume.block_size);
-      open_[ino] = OpenInode{spawn_inode_handle(sys_, std::move(hc), a->size), 1};
+      OpenInode o;
+      o.opens = 1;
+      o.size = a.size;
+      open_[ino] = o;
     }
   }
-  if (existing) caf::anon_send(existing, msg::reopen_atom::value, a->size);
+  if (existing) caf::anon_send(existing, msg::reopen_atom::value, a.size);
   return Status::Ok();
 }
 
@@ -223,7 +242,7 @@ Result<Attr> Vfs::create(uint64_t parent, const std::string& name, uint32_t mode
 }
 
 Result<std::string> Vfs::read(uint64_t ino, uint64_t off, uint64_t len) {
-  auto h = handle_of(ino);
+  auto h = handle_for_io(ino);
   if (!h) return Status::Error(EBADF, "inode not open");
   return bridge_.call<std::string>(h, kDataTimeout, msg::read_atom::value, off, len);
 }
@@ -259,27 +278,29 @@ Status Vfs::fsync(uint64_t ino) {
 Status Vfs::release(uint64_t ino) {
   Status s = flush(ino);
   caf::actor done;
-  bool changed = false;
+  bool last = false, changed = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     auto it = open_.find(ino);
     if (it == open_.end()) return s;
     if (--it->second.opens == 0) {
+      last = true;
       done = it->second.handle;
       changed = it->second.changed;
       open_.erase(it);
     }
   }
+  if (!last) return s;
   if (done) {
     // Anything written between the flush above and now is committed before
     // the handle goes away.
     if (changed) {
-      Status last = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
-      if (s.ok()) s = last;
+      Status f = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
+      if (s.ok()) s = f;
     }
     caf::anon_send(done, msg::close_atom::value);
-    maybe_purge(ino);
   }
+  maybe_purge(ino);
   return s;
 }
 
@@ -307,7 +328,8 @@ void Vfs::cut_all() {
   std::vector<caf::actor> hs;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    for (auto& kv : open_) hs.push_back(kv.second.handle);
+    for (auto& kv : open_)
+      if (kv.second.handle) hs.push_back(kv.second.handle);
   }
   for (auto& h : hs) caf::anon_send(h, msg::cut_atom::value);
 }
@@ -320,6 +342,7 @@ Status Vfs::shutdown() {
     open.swap(open_);
   }
   for (auto& kv : open) {
+    if (!kv.second.handle) continue;   // never read or written: nothing to commit
     Status s = bridge_.call_void(kv.second.handle, kDataTimeout, msg::flush_atom::value);
     if (!s.ok()) {
       spdlog::error("inode {}: dirty data could not be committed at unmount: {}", kv.first, s.msg);

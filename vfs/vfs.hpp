@@ -90,12 +90,18 @@ class Vfs {
 
  private:
   struct OpenInode {
-    caf::actor handle;
+    caf::actor handle;      // spawned on first I/O (running_handle)
     uint32_t opens = 0;
     bool changed = false;   // written or truncated through since it was opened
+    uint64_t size = 0;      // committed size at the last open, for the handle
   };
+  // The handle if it runs (nullptr: not open, or no I/O since the open).
   caf::actor handle_of(uint64_t ino);
-  // handle_of, marking the inode as changed (write, truncate).
+  // The handle, spawned if needed (mu_ held).
+  caf::actor running_handle(uint64_t ino, OpenInode& o);
+  // The handle for a read, spawned if needed; nullptr if not open.
+  caf::actor handle_for_io(uint64_t ino);
+  // handle_for_io, marking the inode as changed (write, truncate).
   caf::actor handle_for_change(uint64_t ino);
   // The handle only if the inode was changed since it was opened.
   caf::actor changed_handle_of(uint64_t ino);

@@ -7,13 +7,29 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace s3l::test {
 namespace {
 
-// A simple-query message: 'Q', int32 length (4 + 7), "COMMIT\0".
-const std::string kCommitMsg("Q\0\0\0\x0b" "COMMIT\0", 12);
+// The end of a simple-query message that ends a transaction: "COMMIT" as
+// its last statement (alone, as libpqxx sends it, or after statements sent
+// with it), or followed only by the unlock PgConn sends with it. A COMMIT
+// followed by anything else (PgConn's BEGIN message takes its advisory
+// locks in a transaction of its own) does not end the caller's transaction.
+// Literals in a message never contain NUL, so these only match a message end.
+#define S3L_WITH_NUL(lit) std::string(lit, sizeof(lit))   // sizeof counts the NUL
+const std::string kCommitEnds[] = {S3L_WITH_NUL("COMMIT"), S3L_WITH_NUL("COMMIT; SELECT pg_advisory_unlock_all()")};
+#undef S3L_WITH_NUL
+const size_t kLongestEnd = kCommitEnds[1].size();
+
+// The first COMMIT message end in `data`, npos if none.
+size_t find_commit(const std::string& data) {
+  size_t best = std::string::npos;
+  for (const std::string& e : kCommitEnds) best = std::min(best, data.find(e));
+  return best;
+}
 
 bool send_all(int fd, const char* p, size_t len) {
   size_t off = 0;
@@ -120,7 +136,7 @@ void PgProxy::serve(int c) {
       ssize_t n = ::recv(c, buf, sizeof buf, 0);
       if (n <= 0) break;
       std::string data = tail + std::string(buf, static_cast<size_t>(n));
-      const size_t at = data.find(kCommitMsg);
+      const size_t at = find_commit(data);
       size_t forward = static_cast<size_t>(n);
       if (at != std::string::npos) {
         ++commits_seen;
@@ -128,7 +144,9 @@ void PgProxy::serve(int c) {
         if (armed && take(pass_commits)) {
           // let this one through
         } else if (take(cut_before_commit)) {
-          // Deliver what preceded the COMMIT, then hang up: never committed.
+          // Deliver what preceded the COMMIT (part of its message at most:
+          // the server never runs an incomplete one), then hang up: never
+          // committed.
           forward = at > tail.size() ? at - tail.size() : 0;
           ++cut_before;
           done = true;
@@ -138,7 +156,7 @@ void PgProxy::serve(int c) {
       }
       if (forward > 0 && !send_all(u, buf, forward)) break;
       if (done) break;
-      tail = data.size() > kCommitMsg.size() ? data.substr(data.size() - kCommitMsg.size()) : data;
+      tail = data.size() > kLongestEnd ? data.substr(data.size() - kLongestEnd) : data;
       if (at != std::string::npos) tail.clear();
     }
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {   // server -> client

@@ -18,6 +18,7 @@
 #include "actors/meta_service.hpp"
 #include "actors/node_service.hpp"
 #include "actors/store_workers.hpp"
+#include "cmd/background_config.hpp"
 #include "cmd/commands.hpp"
 #include "cmd/common.hpp"
 #include "config/values.hpp"
@@ -70,17 +71,8 @@ int run_gc_node(const config::GcNodeOptions& o) {
     auto workers = spawn_store_workers(sys, v->store, nullptr, kDeleteWorkers, 0);
     auto heartbeat = spawn_heartbeat(sys, meta_actor, *sid, heartbeat_every);
     auto stats = std::make_shared<BgStats>();
-    BackgroundConfig bc;
-    bc.meta = meta_actor;
-    bc.workers = workers;
-    bc.session = *sid;
-    bc.cleaner_interval = heartbeat_every;
-    bc.compactor.open_meta = [meta_url] { return meta::open_meta(meta_url, false); };
-    bc.compactor.store = v->store;
-    bc.compactor.volume = v->settings;
-    bc.compactor.threshold = o.compact_threshold;
-    bc.compactor.interval = std::chrono::seconds(o.compact_interval_s);
-    bc.stats = stats;
+    BackgroundConfig bc = background_config(meta_url, *v, meta_actor, workers, *sid, heartbeat_every,
+                                            o.compact_threshold, o.compact_interval_s, stats);
     Background bg = spawn_background(sys, std::move(bc));
 
     NodeInfo ni = node_info("gc-node", v->settings, si, *sid);

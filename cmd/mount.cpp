@@ -21,6 +21,7 @@
 #include "actors/node_link.hpp"
 #include "actors/node_service.hpp"
 #include "actors/store_workers.hpp"
+#include "cmd/background_config.hpp"
 #include "cmd/commands.hpp"
 #include "cmd/common.hpp"
 #include "config/values.hpp"
@@ -87,18 +88,9 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     caf::actor compact_hints;   // where handles name fragmented chunks
     auto link_stats = std::make_shared<NodeLinkStats>();
     if (!o.no_bgjob) {
-      BackgroundConfig bc;
-      bc.meta = meta_actor;
-      bc.workers = workers;
-      bc.session = *sid;
-      bc.cleaner_interval = heartbeat_every;
-      bc.compactor.open_meta = [meta_url] { return meta::open_meta(meta_url, false); };
-      bc.compactor.store = v->store;
+      BackgroundConfig bc = background_config(meta_url, *v, meta_actor, workers, *sid, heartbeat_every,
+                                              o.compact_threshold, o.compact_interval_s, stats);
       bc.compactor.cache = cache.value;
-      bc.compactor.volume = v->settings;
-      bc.compactor.threshold = o.compact_threshold;
-      bc.compactor.interval = std::chrono::seconds(o.compact_interval_s);
-      bc.stats = stats;
       bg = spawn_background(sys, std::move(bc));
       compact_hints = bg.compactor;
       for (auto& a : bg.all()) to_stop.insert(to_stop.begin(), a);

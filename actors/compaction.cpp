@@ -31,12 +31,15 @@ Result<CompactResult> compact_chunk(meta::Meta& m, store::ObjectStore& st, store
                                     const meta::VolumeSettings& vol, uint64_t session, uint64_t ino,
                                     uint64_t chunk) {
   CompactResult res;
-  // The size first: a truncate after it changes the slice list (and the swap
-  // is refused), so the merged slice never reaches past the end of the file.
-  auto attr = m.getattr(ino);
-  if (!attr.ok()) return attr.err() == ENOENT ? Result<CompactResult>(res) : Result<CompactResult>(attr.status);
+  // The slices first, then the size. A write that grows the file after the
+  // list was read adds a slice, so the swap is refused; a truncate down that
+  // matters changes the list too. Read the other way round, a slice committed
+  // in between would be clipped to the old size and its tail lost (the swap
+  // checks that as well).
   auto slices = m.chunk_slices(ino, chunk);
   if (!slices.ok()) return slices.status;
+  auto attr = m.getattr(ino);
+  if (!attr.ok()) return attr.err() == ENOENT ? Result<CompactResult>(res) : Result<CompactResult>(attr.status);
   res.slices_before = slices->size();
   if (slices->size() < 2) return res;
   std::vector<uint64_t> ids;
@@ -56,9 +59,9 @@ Result<CompactResult> compact_chunk(meta::Meta& m, store::ObjectStore& st, store
   for (const meta::Segment& g : meta::resolve_slices(*slices, vol.chunk_size)) {
     if (!g.slice || g.pos + g.len <= begin || g.pos >= end) continue;
     any_data = true;
-    // Only the part inside [begin, end): a slice committed after the size was
-    // read may reach past `end` (the file grew meanwhile; the swap will then
-    // be refused), and must not be copied past the end of `data`.
+    // Only the part inside [begin, end): `end` may be below a slice's end
+    // (the file was truncated; its zero slice hides the rest), and nothing
+    // may be copied past the end of `data`.
     const uint64_t from = std::max(g.pos, begin), to = std::min(g.pos + g.len, end);
     uint64_t dst = from - begin;
     for (const meta::BlockRange& br :

@@ -393,18 +393,34 @@ Result<Attr> SqlMeta::commit_compaction(const Slice& merged, const std::vector<u
     auto n = pending_slice_inode(merged, true, now);
     if (!n.ok()) return n.status;
     if (Status v = validate_slice(merged, settings()); !v.ok()) return v;
+    const uint64_t cs = settings().chunk_size;
     std::vector<uint64_t> current;
+    uint64_t lo = cs, hi = 0;   // the span the current slices cover
     {
-      Query q(*conn_, "SELECT id FROM slices WHERE ino = $1 AND chunk = $2 AND status = 1");
+      Query q(*conn_, "SELECT id, pos, len FROM slices WHERE ino = $1 AND chunk = $2 AND status = 1");
       q.bind(1, merged.ino).bind(2, merged.chunk);
-      while (q.next()) current.push_back(q.u64(0));
+      while (q.next()) {
+        current.push_back(q.u64(0));
+        lo = std::min(lo, q.u64(1));
+        hi = std::max(hi, std::min(cs, q.u64(1) + q.u64(2)));
+      }
     }
     std::vector<uint64_t> want = replaced;
     std::sort(current.begin(), current.end());
     std::sort(want.begin(), want.end());
-    if (current != want)
-      return Status::Error(EAGAIN, "chunk " + std::to_string(merged.chunk) + " of inode " +
-                                       std::to_string(merged.ino) + " changed while it was compacted");
+    const std::string which = "chunk " + std::to_string(merged.chunk) + " of inode " + std::to_string(merged.ino);
+    if (current != want) return Status::Error(EAGAIN, which + " changed while it was compacted");
+    // The merged slice replaces every byte those slices make visible below
+    // the end of the file, so it must span all of them: one cut short (the
+    // size it was clipped to was read before a slice that grew the file) would
+    // turn committed bytes into a hole. Refused like a changed list.
+    const uint64_t chunk_start = merged.chunk * cs;
+    const uint64_t visible_end = n.value.attr.size > chunk_start ? std::min(hi, n.value.attr.size - chunk_start) : 0;
+    if (lo < visible_end && (merged.pos > lo || merged.pos + merged.len < visible_end))
+      return Status::Error(EAGAIN, which + ": the merged slice [" + std::to_string(merged.pos) + ", +" +
+                                       std::to_string(merged.len) + ") does not span the visible bytes [" +
+                                       std::to_string(lo) + ", " + std::to_string(visible_end) +
+                                       ") of the slices it replaces");
     for (uint64_t id : replaced)
       release_slices("SELECT id FROM slices WHERE id = $1", static_cast<int64_t>(id), now);
     insert_blocks(merged, {merged.id});

@@ -460,4 +460,49 @@ BOOST_AUTO_TEST_CASE(compaction_swaps_only_an_unchanged_slice_list) {
   expect_consistent();
 }
 
+// The compactor clips its merged slice to the file size it read. If a write
+// grew the file between that read and the slice list it merges, the merged
+// slice is shorter than what it replaces: the swap must be refused, or the
+// grown tail becomes a hole (the data loss seen in compaction_test_pg).
+BOOST_AUTO_TEST_CASE(compaction_refuses_a_merged_slice_shorter_than_the_visible_bytes) {
+  Attr f = mk(kRootIno, "f");
+  Slice a = write(f.ino, 0, 0, 1000);
+  Slice b = write(f.ino, 0, 500, 300);
+  const uint64_t size_seen = attr(f.ino).size;   // 1000: what the compactor clipped to
+  Slice c = write(f.ino, 0, 900, 1100);           // the file grows to 2000
+  const auto before = visible(*m, f.ino, 2000);
+
+  auto id = m->begin_slice(f.ino, 0, session, size_seen);
+  BOOST_REQUIRE(id.ok());
+  Slice merged = make_slice(*id, f.ino, 0, 0, size_seen);
+  auto refused = m->commit_compaction(merged, {a.id, b.id, c.id}, kT0);
+  BOOST_TEST(refused.err() == EAGAIN, refused.msg());
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->size() == 3u);
+  BOOST_TEST((visible(*m, f.ino, 2000) == before));
+  BOOST_TEST(dead(*m).empty());
+  BOOST_REQUIRE(m->abort_slice(*id).ok());
+
+  // A merged slice that starts after the first visible byte is refused too.
+  auto id2 = m->begin_slice(f.ino, 0, session, 1900);
+  BOOST_REQUIRE(id2.ok());
+  auto late = m->commit_compaction(make_slice(*id2, f.ino, 0, 100, 1900), {a.id, b.id, c.id}, kT0);
+  BOOST_TEST(late.err() == EAGAIN, late.msg());
+  BOOST_REQUIRE(m->abort_slice(*id2).ok());
+
+  // After a truncate down the visible end is the file end: a merged slice up
+  // to it is enough (the zero slice hides the rest).
+  BOOST_REQUIRE(m->truncate(f.ino, 1500, kT0).ok());
+  auto sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE(sl.ok());
+  std::vector<uint64_t> ids;
+  for (const Slice& s : *sl) ids.push_back(s.id);
+  auto id3 = m->begin_slice(f.ino, 0, session, 1500);
+  BOOST_REQUIRE(id3.ok());
+  auto done = m->commit_compaction(make_slice(*id3, f.ino, 0, 0, 1500), ids, kT0);
+  BOOST_REQUIRE_MESSAGE(done.ok(), done.msg());
+  BOOST_TEST(attr(f.ino).size == 1500u);
+  BOOST_TEST(m->chunk_slices(f.ino, 0)->size() == 1u);
+  expect_consistent();
+}
+
 BOOST_AUTO_TEST_SUITE_END()

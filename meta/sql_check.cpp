@@ -187,7 +187,7 @@ Result<std::vector<Problem>> SqlMeta::check_consistency(const CheckOptions& opt)
               "SELECT s.ino, s.id, s.chunk * $1 + s.pos + s.len, i.size FROM slices s JOIN inodes i ON i.ino = s.ino "
               "WHERE s.status = 1 AND s.zero = 0 AND s.chunk * $1 + s.pos + s.len > i.size AND NOT EXISTS ("
               "SELECT 1 FROM slices z WHERE z.ino = s.ino AND z.chunk = s.chunk AND z.status = 1 AND z.zero = 1 "
-              "AND z.id > s.id AND z.pos + z.len >= s.pos + s.len AND z.chunk * $1 + z.pos <= "
+              "AND z.ord > s.ord AND z.pos + z.len >= s.pos + s.len AND z.chunk * $1 + z.pos <= "
               "CASE WHEN i.size > s.chunk * $1 + s.pos THEN i.size ELSE s.chunk * $1 + s.pos END) ORDER BY s.ino, s.id");
       q.bind(1, cs);
       while (q.next()) rows.emplace_back(q.u64(0), q.u64(1), q.u64(2), q.u64(3));

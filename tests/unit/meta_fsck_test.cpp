@@ -467,6 +467,25 @@ BOOST_AUTO_TEST_CASE(size_mismatch_is_reported_not_repaired) {
   BOOST_TEST(attr(f.ino).size == 10u);
 }
 
+// Slices are ordered by commit (ord), not by id: ids come in batches per
+// connection, so a truncate's zero slice can have a smaller id than the data
+// slice it shadows. That is not data beyond EOF (fsck once said it was).
+BOOST_AUTO_TEST_CASE(zero_slice_with_a_smaller_id_still_shadows_the_tail) {
+  auto m2 = open_or_fail(url, false);
+  Attr f = mk(kRootIno, "f");
+  auto early = m2->begin_slice(f.ino, 0, session, 10);   // m2 takes its batch of ids first
+  BOOST_REQUIRE_MESSAGE(early.ok(), early.msg());
+  Slice s = write(f.ino, 0, 0, 1000);                   // from m's later batch
+  BOOST_REQUIRE(m2->truncate(f.ino, 500, kT0).ok());    // zero slice [500, 1000) from m2's batch
+  auto sl = m->chunk_slices(f.ino, 0);
+  BOOST_REQUIRE(sl.ok());
+  BOOST_REQUIRE_EQUAL(sl->size(), 2u);
+  BOOST_REQUIRE(sl->back().zero);
+  BOOST_TEST(sl->back().id < s.id, "the zero slice should have the smaller id here");
+  BOOST_REQUIRE(m2->abort_slice(*early).ok());
+  expect_consistent();
+}
+
 // ---- derived counts ------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(statfs_counters) {

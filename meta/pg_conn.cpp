@@ -26,11 +26,15 @@
 // Round trips: each one wakes a server process and this thread, and costs
 // more than most statements do on the server (a create was ~15 of them), so
 // transactions are driven with plain BEGIN/COMMIT text that shares round
-// trips: the advisory locks, BEGIN and txid_current() go in one; statements
-// whose answer is not needed (SqlConn::run_later) wait and go as EXECUTE of
-// their prepared statement in front of the next statement or in front of
-// COMMIT, which carries pg_advisory_unlock_all() behind it. A write then
-// costs BEGIN + its reads + COMMIT. pqxx's transaction classes are not used
+// trips. begin() sends nothing: the transaction's opening (the advisory
+// locks, BEGIN, txid_current()) waits and goes in front of its first
+// statement; statements whose answer is not needed (SqlConn::run_later) wait
+// too and go as EXECUTE of their prepared statement in front of the next
+// statement or in front of COMMIT, which carries pg_advisory_unlock_all()
+// behind it. Such a message is a pqxx::pipeline, which hands back every
+// statement's result (the transaction id among them). A write then costs its
+// reads + COMMIT; one without reads costs opening + COMMIT (its id must be
+// known before COMMIT goes, see below). pqxx's transaction classes are not used
 // (they send BEGIN and COMMIT on their own), and pqxx's silent reconnect is
 // off: a new session in the middle of a transaction would run the rest of it
 // outside any transaction; this class reconnects only between transactions.
@@ -210,12 +214,11 @@ class PgConn final : public SqlConn {
   void exec(const std::string& sql) override {
     if (!in_tx_) ensure_connected();
     check_usable_in_tx();
-    const std::string text = pending_ + sql;   // queued statements go first
-    pending_.clear();
     try {
-      send(text);
+      if (has_queued()) send_queued(std::nullopt);   // rare (schema DDL): its own round trip
+      send(sql);
     } catch (...) {
-      fail(text, !in_tx_ && !starts_with_select(sql));
+      fail(sql, !in_tx_ && !starts_with_select(sql));
     }
   }
 
@@ -245,36 +248,43 @@ class PgConn final : public SqlConn {
     write_ = write;
     xid_.reset();
     pending_.clear();
-    std::string sql;
-    if (!lock_req_.empty()) {
-      // The advisory locks in a transaction of their own that ends before
-      // the real one begins: its snapshot is then taken after they are held
-      // (see lock_keys). Statements before a BEGIN in one message would join
-      // that transaction instead, and SERIALIZABLE must come first.
-      sql = "BEGIN; ";
-      for (int64_t k : lock_req_) sql += "SELECT pg_advisory_lock(" + std::to_string(k) + "); ";
-      sql += "COMMIT; ";
-      lock_req_.clear();
-      locked_ = true;   // before sending: if it fails half way, unlock anyway
-    }
-    sql += write ? "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT txid_current()"
-                 : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    in_tx_ = true;   // from here on a failure leaves a transaction block to roll back
-    try {
-      pqxx::result r = send(sql);
-      if (write) {
-        if (r.empty() || r[0][0].is_null()) throw DbError(EIO, false, "postgres: BEGIN gave no transaction id");
-        xid_ = r[0][0].as<int64_t>();
-      }
-    } catch (...) {
-      fail(sql, false);
-    }
+    opening_.clear();
+    opening_locks_ = !lock_req_.empty();
+    // The advisory locks in a transaction of their own that ends before the
+    // real one begins: its snapshot is then taken after they are held (see
+    // lock_keys). Statements before a BEGIN in one message join that
+    // transaction instead (pqxx::pipeline starts every message with a SELECT
+    // of its own), and the isolation level must come before any query: the
+    // first BEGIN ... COMMIT ends whatever went before, even with no locks.
+    opening_.push_back("BEGIN");
+    for (int64_t k : lock_req_) opening_.push_back("SELECT pg_advisory_lock(" + std::to_string(k) + ")");
+    opening_.push_back("COMMIT");
+    lock_req_.clear();
+    opening_.push_back(write ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (write) opening_.push_back("SELECT txid_current()");
+    in_tx_ = true;   // from here on a failure may leave a transaction block to roll back
   }
 
   void commit() override {
     if (!in_tx_) throw DbError(EIO, false, "postgres: commit() without a transaction (internal error)");
     check_usable_in_tx();
-    std::string sql = pending_ + "COMMIT";
+    if (!opening_.empty()) {
+      if (pending_.empty()) {   // nothing ran: nothing was sent, nothing to end
+        opening_.clear();
+        in_tx_ = false;
+        return;
+      }
+      // Queued writes only: the transaction id must be known before COMMIT
+      // goes (a COMMIT lost with the connection is resolved by that id).
+      try {
+        send_queued(std::nullopt);
+      } catch (...) {
+        fail("the opening of a transaction", false);
+      }
+    }
+    std::string sql;
+    for (const std::string& q : pending_) sql += q + "; ";
+    sql += "COMMIT";
     if (locked_) sql += "; SELECT pg_advisory_unlock_all()";
     pending_.clear();
     const int backend = c_->backendpid();
@@ -307,7 +317,9 @@ class PgConn final : public SqlConn {
   void rollback() noexcept override {
     lock_req_.clear();
     pending_.clear();
-    end_on_server(in_tx_);
+    const bool sent = opening_.empty();   // else no transaction (and no lock) exists on the server
+    opening_.clear();
+    end_on_server(in_tx_ && sent);
     in_tx_ = false;
   }
 
@@ -317,7 +329,7 @@ class PgConn final : public SqlConn {
   // with serialization errors (pg_advisory_xact_lock would be taken after the
   // snapshot and not help). Keys come sorted: no deadlock between clients.
   // The wait is unbounded unless the URL sets lock_timeout (SQLSTATE 55P03).
-  // They are sent with the BEGIN that follows (one round trip).
+  // They go with the opening of the transaction that follows.
   void lock_keys(const std::vector<int64_t>& keys) override {
     if (in_tx_) throw DbError(EIO, false, "postgres: lock_keys() inside a transaction (internal error)");
     lock_req_ = keys;
@@ -331,8 +343,7 @@ class PgConn final : public SqlConn {
     }
     check_usable_in_tx();
     try {
-      std::string text = execute_sql(s);
-      pending_ += text;
+      pending_.push_back(execute_sql(s));
     } catch (...) {
       fail(s.sql(), false);
     }
@@ -356,13 +367,9 @@ class PgConn final : public SqlConn {
     ptrs.reserve(s.params().size());
     for (const auto& p : s.params()) ptrs.push_back(p ? p->c_str() : nullptr);
     try {
-      if (!pending_.empty()) {
-        // Queued statements first, this one last, in one round trip: the
-        // result of the message is the result of its last statement.
-        std::string text = pending_ + execute_sql(s);
-        pending_.clear();
-        return send(text);
-      }
+      // The opening and queued statements first, this one last, in one
+      // round trip.
+      if (has_queued()) return send_queued(execute_sql(s));
       if (s.prepared_gen != gen_) {
         c_->prepare(s.name(), s.sql());
         s.prepared_gen = gen_;
@@ -441,7 +448,44 @@ class PgConn final : public SqlConn {
     return n.exec(sql);
   }
 
-  // `EXECUTE name(literals);` for a bound statement: it runs with the plan
+  bool has_queued() const { return !opening_.empty() || !pending_.empty(); }
+
+  // Sends the transaction's opening if it has not gone yet, the queued
+  // statements and then `last` (if any) in one round trip, and returns the
+  // result of the last statement sent. Learns the transaction id on the way.
+  pqxx::result send_queued(const std::optional<std::string>& last) {
+    std::vector<std::string> stmts;
+    std::optional<size_t> xid_at;
+    if (!opening_.empty()) {
+      if (opening_locks_) locked_ = true;   // before sending: if it fails half way, unlock anyway
+      stmts.swap(opening_);
+      if (write_) xid_at = stmts.size() - 1;   // SELECT txid_current() ends the opening
+    }
+    stmts.insert(stmts.end(), pending_.begin(), pending_.end());
+    pending_.clear();
+    if (last) stmts.push_back(*last);
+    if (stmts.empty()) return pqxx::result();
+    if (stmts.size() == 1) return send(stmts.front());
+    pqxx::nontransaction n(*c_);
+    pqxx::pipeline p(n);
+    p.retain(static_cast<int>(stmts.size()) + 1);   // all in one message
+    std::vector<pqxx::pipeline::query_id> ids;
+    ids.reserve(stmts.size());
+    for (const std::string& q : stmts) ids.push_back(p.insert(q));
+    p.resume();
+    pqxx::result r;
+    for (size_t i = 0; i < ids.size(); ++i) {   // in order: an error belongs to its statement
+      r = p.retrieve(ids[i]);
+      if (xid_at && i == *xid_at) {
+        if (r.empty() || r[0][0].is_null()) throw DbError(EIO, false, "postgres: BEGIN gave no transaction id");
+        xid_ = r[0][0].as<int64_t>();
+      }
+    }
+    p.complete();
+    return r;
+  }
+
+  // `EXECUTE name(literals)` for a bound statement: it runs with the plan
   // and parameter types of the prepared statement, but as text that can
   // share a message with other statements.
   std::string execute_sql(PgStmt& s) {
@@ -457,7 +501,7 @@ class PgConn final : public SqlConn {
       out += ps[i] ? c_->quote(*ps[i]) : std::string("NULL");
     }
     if (!ps.empty()) out += ")";
-    return out + "; ";
+    return out;
   }
 
   // Ends what this session holds on the server: the transaction block if
@@ -667,7 +711,9 @@ class PgConn final : public SqlConn {
   bool write_ = false;    // the open transaction is a write transaction
   std::optional<int64_t> xid_;       // its id (write transactions)
   std::vector<int64_t> lock_req_;    // lock_keys() for the next begin()
-  std::string pending_;              // run_later() statements not sent yet
+  std::vector<std::string> opening_;   // begin()'s statements, until the first message goes
+  bool opening_locks_ = false;       // opening_ takes the advisory locks
+  std::vector<std::string> pending_;   // run_later() statements not sent yet
   uint64_t gen_ = 0;
   std::optional<Clock::time_point> down_since_;
   std::unordered_map<std::string, std::unique_ptr<PgStmt>> cache_;

@@ -204,20 +204,21 @@ BOOST_AUTO_TEST_CASE(deadlock_is_retryable) {
 BOOST_AUTO_TEST_CASE(locked_keys_make_writers_queue_instead_of_conflicting) {
   // Without the lock, b's update of the row a changed after b's snapshot is
   // a 40001 (serialization_failure_is_retryable). With lock_keys, b waits
-  // before BEGIN, so its snapshot includes a's commit and it just succeeds.
-  // (The locks are sent with BEGIN, in one round trip: begin() waits.)
+  // before its BEGIN, so its snapshot includes a's commit and it just
+  // succeeds. (The locks and BEGIN go with the transaction's first
+  // statement, in one round trip: that statement waits.)
   auto a = conn(), b = conn();
   make_table(*a);
   a->lock_keys({7, 42});
   a->begin(true);
   Query(*a, "UPDATE t SET v = v + 1 WHERE k = 1").run();
-  std::atomic<bool> b_locked{false};
+  std::atomic<bool> b_ran{false};
   auto fb = std::async(std::launch::async, [&]() -> std::string {
     try {
       b->lock_keys({42});
       b->begin(true);
-      b_locked = true;
       Query(*b, "UPDATE t SET v = v + 1 WHERE k = 1").run();
+      b_ran = true;
       b->commit();
       return "";
     } catch (const DbError& e) {
@@ -226,20 +227,33 @@ BOOST_AUTO_TEST_CASE(locked_keys_make_writers_queue_instead_of_conflicting) {
     }
   });
   std::this_thread::sleep_for(300ms);
-  BOOST_TEST(!b_locked.load());   // still waiting for a
-  a->commit();                    // releases the locks
+  BOOST_TEST(!b_ran.load());   // still waiting for a
+  a->commit();                 // releases the locks
   BOOST_TEST(fb.get() == "");
-  BOOST_TEST(b_locked.load());
+  BOOST_TEST(b_ran.load());
   Query q(*a, "SELECT v FROM t WHERE k = 1");
   BOOST_REQUIRE(q.next());
   BOOST_TEST(q.i64(0) == 2);   // both increments
   // A rollback releases them too.
   a->lock_keys({42});
   a->begin(true);
+  Query(*a, "SELECT v FROM t WHERE k = 1").run();   // the locks are taken with it
   a->rollback();
   b->lock_keys({42});   // would block forever if a still held it
   b->begin(true);
+  Query(*b, "UPDATE t SET v = v + 1 WHERE k = 1").run();
   b->commit();
+  // A transaction that ran nothing sends nothing and holds nothing.
+  a->lock_keys({42});
+  a->begin(true);
+  a->commit();
+  b->lock_keys({42});
+  b->begin(true);
+  Query(*b, "UPDATE t SET v = v + 1 WHERE k = 1").run();
+  b->commit();
+  Query q2(*a, "SELECT v FROM t WHERE k = 1");
+  BOOST_REQUIRE(q2.next());
+  BOOST_TEST(q2.i64(0) == 4);
 }
 
 BOOST_AUTO_TEST_CASE(connection_lost_inside_a_transaction_is_retryable_and_reconnects) {

@@ -155,7 +155,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
     }
     if (bg.deleter) {
       Bridge bridge(sys);
-      Status d = bridge.call_void(bg.deleter, kDataTimeout, msg::drain_atom::value);
+      Status d = bridge.call_void(bg.deleter, kDataWait, msg::drain_atom::value);
       if (!d.ok()) spdlog::warn("deleting unreferenced objects at unmount: {}", d.msg);
       Bridge::release_this_thread();
     }

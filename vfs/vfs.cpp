@@ -24,7 +24,7 @@ Vfs::~Vfs() = default;
 // ---- names -------------------------------------------------------------------
 
 Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
-  auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::lookup_atom::value, parent, name);
+  auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::lookup_atom::value, parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
     // An open file's size may include bytes still buffered here.
@@ -109,13 +109,13 @@ caf::actor Vfs::changed_handle_of(uint64_t ino) {
 Result<Attr> Vfs::open_attr(uint64_t ino) {
   auto h = handle_of(ino);
   if (!h) return Status::Error(ESTALE, "not open");
-  return bridge_.call<Attr>(h, kMetaTimeout, msg::fattr_atom::value);
+  return bridge_.call<Attr>(h, kMetaWait, msg::fattr_atom::value);
 }
 
 Result<Attr> Vfs::getattr(uint64_t ino) {
   auto r = open_attr(ino);
   if (r.ok() || r.err() != ESTALE) return r;
-  return bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
+  return bridge_.call<Attr>(meta_, kMetaWait, msg::getattr_atom::value, ino);
 }
 
 Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size) {
@@ -124,13 +124,13 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
     // Through the open handle, if any: it commits buffered writes first so the
     // truncate lands after them.
     auto h = handle_for_change(ino);
-    if (h) r = bridge_.call<Attr>(h, kDataTimeout, msg::ftrunc_atom::value, size);
+    if (h) r = bridge_.call<Attr>(h, kDataWait, msg::ftrunc_atom::value, size);
     if (!h || r.err() == ESTALE)
-      r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::truncate_atom::value, ino, size, now_ns());
+      r = bridge_.call<Attr>(meta_, kMetaWait, msg::truncate_atom::value, ino, size, now_ns());
     if (!r.ok() || a.mask == 0) return r;
   }
   if (a.mask == 0) return getattr(ino);
-  r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::setattr_atom::value, ino, a);
+  r = bridge_.call<Attr>(meta_, kMetaWait, msg::setattr_atom::value, ino, a);
   if (r.ok() && S_ISREG(r->mode)) {
     if (auto f = open_attr(ino); f.ok()) return f;
   }
@@ -139,33 +139,33 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
 
 Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
                         uint32_t gid, uint64_t rdev, const std::string& symlink_target) {
-  auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::mknod_atom::value, parent, name, mode, uid,
+  auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::mknod_atom::value, parent, name, mode, uid,
                               gid, rdev, symlink_target, now_ns());
   if (r.ok()) count_lookup(r->ino);
   return r;
 }
 
 Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
-  auto r = bridge_.call<Attr>(meta_, kMetaTimeout, msg::link_atom::value, ino, parent, name,
+  auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::link_atom::value, ino, parent, name,
                               now_ns());
   if (r.ok()) count_lookup(r->ino);
   return r;
 }
 
 Status Vfs::unlink(uint64_t parent, const std::string& name) {
-  auto r = bridge_.call<meta::UnlinkResult>(meta_, kMetaTimeout, msg::unlink_atom::value, parent,
+  auto r = bridge_.call<meta::UnlinkResult>(meta_, kMetaWait, msg::unlink_atom::value, parent,
                                             name, cfg_.session, now_ns());
   if (r.ok() && r->nlink == 0) became_orphan(r->ino);
   return r.status;
 }
 
 Status Vfs::rmdir(uint64_t parent, const std::string& name) {
-  return bridge_.call_void(meta_, kMetaTimeout, msg::rmdir_atom::value, parent, name, now_ns());
+  return bridge_.call_void(meta_, kMetaWait, msg::rmdir_atom::value, parent, name, now_ns());
 }
 
 Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent,
                    const std::string& new_name, uint32_t flags) {
-  auto r = bridge_.call<meta::RenameResult>(meta_, kMetaTimeout, msg::rename_atom::value, parent,
+  auto r = bridge_.call<meta::RenameResult>(meta_, kMetaWait, msg::rename_atom::value, parent,
                                             name, new_parent, new_name, flags, cfg_.session,
                                             now_ns());
   if (r.ok() && r->replaced_ino && r->replaced_nlink == 0) became_orphan(r->replaced_ino);
@@ -173,11 +173,11 @@ Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent
 }
 
 Result<std::string> Vfs::readlink(uint64_t ino) {
-  return bridge_.call<std::string>(meta_, kMetaTimeout, msg::readlink_atom::value, ino);
+  return bridge_.call<std::string>(meta_, kMetaWait, msg::readlink_atom::value, ino);
 }
 
 Result<meta::FsStats> Vfs::statfs() {
-  return bridge_.call<meta::FsStats>(meta_, kMetaTimeout, msg::statfs_atom::value);
+  return bridge_.call<meta::FsStats>(meta_, kMetaWait, msg::statfs_atom::value);
 }
 
 void Vfs::became_orphan(uint64_t ino) {
@@ -197,7 +197,7 @@ void Vfs::maybe_purge(uint64_t ino) {
     if (!orphans_.count(ino) || open_.count(ino) || lookups_.count(ino)) return;
     orphans_.erase(ino);
   }
-  Status s = bridge_.call_void(meta_, kMetaTimeout, msg::purge_atom::value, ino);
+  Status s = bridge_.call_void(meta_, kMetaWait, msg::purge_atom::value, ino);
   if (!s.ok()) spdlog::warn("purge of unlinked inode {} failed (the session cleaner will retry): {}", ino, s.msg);
 }
 
@@ -205,7 +205,7 @@ void Vfs::maybe_purge(uint64_t ino) {
 
 Status Vfs::open(uint64_t ino) {
   // Close-to-open: every open starts from the committed size and slice lists.
-  auto a = bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
+  auto a = bridge_.call<Attr>(meta_, kMetaWait, msg::getattr_atom::value, ino);
   if (!a.ok()) return a.status;
   return open_as(ino, a.value);
 }
@@ -244,7 +244,7 @@ Result<Attr> Vfs::create(uint64_t parent, const std::string& name, uint32_t mode
 Result<std::string> Vfs::read(uint64_t ino, uint64_t off, uint64_t len) {
   auto h = handle_for_io(ino);
   if (!h) return Status::Error(EBADF, "inode not open");
-  return bridge_.call<std::string>(h, kDataTimeout, msg::read_atom::value, off, len);
+  return bridge_.call<std::string>(h, kDataWait, msg::read_atom::value, off, len);
 }
 
 Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t len, bool append) {
@@ -252,8 +252,8 @@ Result<uint64_t> Vfs::write(uint64_t ino, uint64_t off, const char* data, size_t
   if (!h) return Status::Error(EBADF, "inode not open");
   budget_->acquire(len);  // the handle releases what it does not keep
   if (append)
-    return bridge_.call<uint64_t>(h, kDataTimeout, msg::append_atom::value, std::string(data, len));
-  return bridge_.call<uint64_t>(h, kDataTimeout, msg::write_atom::value, off,
+    return bridge_.call<uint64_t>(h, kDataWait, msg::append_atom::value, std::string(data, len));
+  return bridge_.call<uint64_t>(h, kDataWait, msg::write_atom::value, off,
                                 std::string(data, len));
 }
 
@@ -263,7 +263,7 @@ Status Vfs::flush(uint64_t ino) {
   // would otherwise cost three calls to it).
   auto h = changed_handle_of(ino);
   if (!h) return Status::Ok();
-  Status s = bridge_.call_void(h, kDataTimeout, msg::flush_atom::value);
+  Status s = bridge_.call_void(h, kDataWait, msg::flush_atom::value);
   return s.err == ESTALE ? Status::Ok() : s;  // released meanwhile: it flushed everything
 }
 
@@ -272,7 +272,7 @@ Status Vfs::fsync(uint64_t ino) {
     Status s = flush(ino);
     if (!s.ok()) return s;
   }
-  return bridge_.call_void(meta_, kMetaTimeout, msg::sync_atom::value);
+  return bridge_.call_void(meta_, kMetaWait, msg::sync_atom::value);
 }
 
 Status Vfs::release(uint64_t ino) {
@@ -295,7 +295,7 @@ Status Vfs::release(uint64_t ino) {
     // Anything written between the flush above and now is committed before
     // the handle goes away.
     if (changed) {
-      Status f = bridge_.call_void(done, kDataTimeout, msg::flush_atom::value);
+      Status f = bridge_.call_void(done, kDataWait, msg::flush_atom::value);
       if (s.ok()) s = f;
     }
     caf::anon_send(done, msg::close_atom::value);
@@ -307,10 +307,10 @@ Status Vfs::release(uint64_t ino) {
 // ---- directories ---------------------------------------------------------------
 
 Result<DirSnapshot*> Vfs::opendir(uint64_t ino) {
-  auto a = bridge_.call<Attr>(meta_, kMetaTimeout, msg::getattr_atom::value, ino);
+  auto a = bridge_.call<Attr>(meta_, kMetaWait, msg::getattr_atom::value, ino);
   if (!a.ok()) return a.status;
   if (!S_ISDIR(a->mode)) return Status::Error(ENOTDIR, "not a directory");
-  auto r = bridge_.call<std::vector<meta::Entry>>(meta_, kMetaTimeout, msg::readdir_atom::value,
+  auto r = bridge_.call<std::vector<meta::Entry>>(meta_, kMetaWait, msg::readdir_atom::value,
                                                   ino);
   if (!r.ok()) return r.status;
   auto d = std::make_unique<DirSnapshot>();
@@ -343,14 +343,14 @@ Status Vfs::shutdown() {
   }
   for (auto& kv : open) {
     if (!kv.second.handle) continue;   // never read or written: nothing to commit
-    Status s = bridge_.call_void(kv.second.handle, kDataTimeout, msg::flush_atom::value);
+    Status s = bridge_.call_void(kv.second.handle, kDataWait, msg::flush_atom::value);
     if (!s.ok()) {
       spdlog::error("inode {}: dirty data could not be committed at unmount: {}", kv.first, s.msg);
       if (first.ok()) first = s;
     }
     caf::anon_send_exit(kv.second.handle, caf::exit_reason::user_shutdown);
   }
-  Status c = bridge_.call_void(meta_, kMetaTimeout, msg::close_sess_atom::value, cfg_.session);
+  Status c = bridge_.call_void(meta_, kMetaWait, msg::close_sess_atom::value, cfg_.session);
   if (!c.ok()) {
     spdlog::error("closing session {} failed: {}", cfg_.session, c.msg);
     if (first.ok()) first = c;

@@ -121,26 +121,26 @@ struct Service {
   }
   Result<Attr> mknod(uint64_t parent, const std::string& name, uint32_t mode = S_IFREG | 0644) {
     Bridge b(*sys);
-    auto r = b.call<Attr>(actor, kMetaTimeout, msg::mknod_atom::value, parent, name, mode, kUid, kGid,
+    auto r = b.call<Attr>(actor, kMetaWait, msg::mknod_atom::value, parent, name, mode, kUid, kGid,
                           uint64_t{0}, std::string(), kT0);
     Bridge::release_this_thread();
     return r;
   }
   Result<Attr> getattr(uint64_t ino) {
     Bridge b(*sys);
-    auto r = b.call<Attr>(actor, kMetaTimeout, msg::getattr_atom::value, ino);
+    auto r = b.call<Attr>(actor, kMetaWait, msg::getattr_atom::value, ino);
     Bridge::release_this_thread();
     return r;
   }
   Result<Attr> lookup(uint64_t parent, const std::string& name) {
     Bridge b(*sys);
-    auto r = b.call<Attr>(actor, kMetaTimeout, msg::lookup_atom::value, parent, name);
+    auto r = b.call<Attr>(actor, kMetaWait, msg::lookup_atom::value, parent, name);
     Bridge::release_this_thread();
     return r;
   }
   Result<std::vector<Entry>> readdir(uint64_t ino) {
     Bridge b(*sys);
-    auto r = b.call<std::vector<Entry>>(actor, kMetaTimeout, msg::readdir_atom::value, ino);
+    auto r = b.call<std::vector<Entry>>(actor, kMetaWait, msg::readdir_atom::value, ino);
     Bridge::release_this_thread();
     return r;
   }

@@ -110,10 +110,14 @@ void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data* forg
 }
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  auto r = vfs(req).getattr(ino);
+  int64_t cached_valid_ns = -1;
+  auto r = vfs(req).getattr(ino, &cached_valid_ns);
   if (!r.ok()) return reply_err(req, r.status);
   struct stat st = to_stat(r.value);
-  fuse_reply_attr(req, &st, ctx(req).attr_timeout);
+  // From the VFS's directory cache: the kernel may keep it only for what is
+  // left of the timeout, so the answer is never older than the timeout.
+  const double timeout = cached_valid_ns >= 0 ? static_cast<double>(cached_valid_ns) / 1e9 : ctx(req).attr_timeout;
+  fuse_reply_attr(req, &st, timeout);
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {

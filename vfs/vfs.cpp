@@ -10,6 +10,10 @@ namespace s3l {
 
 using meta::Attr;
 
+namespace {
+constexpr size_t kDirAttrEntries = 65536;   // ~10 MiB at most
+}  // namespace
+
 Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers workers,
          uint64_t buffer_limit)
     : sys_(sys),
@@ -17,16 +21,19 @@ Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers wo
       meta_(std::move(meta)),
       workers_(std::move(workers)),
       budget_(std::make_shared<WriteBudget>(buffer_limit, [this] { cut_all(); })),
-      bridge_(sys) {}
+      bridge_(sys),
+      dir_attrs_(static_cast<int64_t>(cfg_.attr_timeout * 1e9), kDirAttrEntries) {}
 
 Vfs::~Vfs() = default;
 
 // ---- names -------------------------------------------------------------------
 
 Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
+  const int64_t asked = now_ns();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::lookup_atom::value, parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
+    dir_attrs_.put(r.value, asked);
     // An open file's size may include bytes still buffered here.
     if (S_ISREG(r->mode)) {
       if (auto f = open_attr(r->ino); f.ok()) r.value = f.value;
@@ -112,13 +119,21 @@ Result<Attr> Vfs::open_attr(uint64_t ino) {
   return bridge_.call<Attr>(h, kMetaWait, msg::fattr_atom::value);
 }
 
-Result<Attr> Vfs::getattr(uint64_t ino) {
+Result<Attr> Vfs::getattr(uint64_t ino, int64_t* valid_ns) {
+  const int64_t asked = now_ns();
+  if (auto hit = dir_attrs_.get(ino, asked)) {
+    if (valid_ns) *valid_ns = hit->valid_ns;
+    return hit->attr;
+  }
   auto r = open_attr(ino);
   if (r.ok() || r.err() != ESTALE) return r;
-  return bridge_.call<Attr>(meta_, kMetaWait, msg::getattr_atom::value, ino);
+  r = bridge_.call<Attr>(meta_, kMetaWait, msg::getattr_atom::value, ino);
+  if (r.ok()) dir_attrs_.put(r.value, asked);
+  return r;
 }
 
 Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size) {
+  dir_attrs_.drop(ino);   // re-read after the change (getattr below, or the next one)
   Result<Attr> r;
   if (size_valid) {
     // Through the open handle, if any: it commits buffered writes first so the
@@ -139,28 +154,45 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
 
 Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
                         uint32_t gid, uint64_t rdev, const std::string& symlink_target) {
+  const int64_t now = now_ns();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::mknod_atom::value, parent, name, mode, uid,
-                              gid, rdev, symlink_target, now_ns());
-  if (r.ok()) count_lookup(r->ino);
+                              gid, rdev, symlink_target, now);
+  if (r.ok()) {
+    count_lookup(r->ino);
+    dir_attrs_.entries_changed(parent, now, S_ISDIR(r->mode) ? 1 : 0);
+    dir_attrs_.put(r.value, now);
+  } else {
+    dir_attrs_.drop(parent);   // e.g. EEXIST: the directory is not what was cached
+  }
   return r;
 }
 
 Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
-  auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::link_atom::value, ino, parent, name,
-                              now_ns());
-  if (r.ok()) count_lookup(r->ino);
+  const int64_t now = now_ns();
+  auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::link_atom::value, ino, parent, name, now);
+  if (r.ok()) {
+    count_lookup(r->ino);
+    dir_attrs_.entries_changed(parent, now, 0);
+  } else {
+    dir_attrs_.drop(parent);
+  }
   return r;
 }
 
 Status Vfs::unlink(uint64_t parent, const std::string& name) {
+  const int64_t now = now_ns();
   auto r = bridge_.call<meta::UnlinkResult>(meta_, kMetaWait, msg::unlink_atom::value, parent,
-                                            name, cfg_.session, now_ns());
+                                            name, cfg_.session, now);
+  if (r.ok()) dir_attrs_.entries_changed(parent, now, 0);
+  else dir_attrs_.drop(parent);
   if (r.ok() && r->nlink == 0) became_orphan(r->ino);
   return r.status;
 }
 
 Status Vfs::rmdir(uint64_t parent, const std::string& name) {
-  return bridge_.call_void(meta_, kMetaWait, msg::rmdir_atom::value, parent, name, now_ns());
+  Status s = bridge_.call_void(meta_, kMetaWait, msg::rmdir_atom::value, parent, name, now_ns());
+  dir_attrs_.clear();   // the parent and the removed directory (its inode is not known here)
+  return s;
 }
 
 Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent,
@@ -168,6 +200,7 @@ Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent
   auto r = bridge_.call<meta::RenameResult>(meta_, kMetaWait, msg::rename_atom::value, parent,
                                             name, new_parent, new_name, flags, cfg_.session,
                                             now_ns());
+  dir_attrs_.clear();   // both parents, a moved or replaced directory: rare enough to forget all
   if (r.ok() && r->replaced_ino && r->replaced_nlink == 0) became_orphan(r->replaced_ino);
   return r.status;
 }

@@ -17,6 +17,7 @@
 #include "actors/inode_handle.hpp"
 #include "actors/store_workers.hpp"
 #include "actors/write_budget.hpp"
+#include "vfs/dir_attr_cache.hpp"
 #include "meta/types.hpp"
 #include "util/result.hpp"
 
@@ -29,6 +30,7 @@ struct VfsConfig {
   bool prefetch = true;
   caf::actor compact_hints;       // where handles name fragmented chunks (may be null)
   uint64_t compact_threshold = 24;
+  double attr_timeout = 1.0;      // seconds; also bounds the directory attribute cache (0: off)
 };
 
 // A directory listing taken at opendir, served by offset to readdir.
@@ -48,7 +50,9 @@ class Vfs {
   // ---- names (each successful entry reply counts one kernel lookup) ----
   Result<meta::Attr> lookup(uint64_t parent, const std::string& name);
   void forget(uint64_t ino, uint64_t nlookup);
-  Result<meta::Attr> getattr(uint64_t ino);
+  // *valid_ns (if given) is set to how long the answer may be cached when it
+  // came from the directory attribute cache (what is left of its timeout).
+  Result<meta::Attr> getattr(uint64_t ino, int64_t* valid_ns = nullptr);
   // size_valid: also change the size (truncate) before the other fields.
   Result<meta::Attr> setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size);
   Result<meta::Attr> mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
@@ -117,6 +121,7 @@ class Vfs {
   StoreWorkers workers_;
   std::shared_ptr<WriteBudget> budget_;
   Bridge bridge_;
+  DirAttrCache dir_attrs_;
 
   std::mutex mu_;  // guards the three tables below
   std::map<uint64_t, OpenInode> open_;

@@ -18,6 +18,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/fs_util.hpp"
@@ -81,6 +82,47 @@ std::set<std::string> list_dir(const std::string& path, std::vector<std::string>
 int64_t ns_of(const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
 
 }  // namespace
+
+// The daemon answers a directory's GETATTR from its own changes (the
+// kernel asks after every create or unlink in it): each change must show
+// at once in the directory's link count and times, exactly as the
+// database holds them (a fresh read after the cache timeout agrees).
+BOOST_AUTO_TEST_CASE(directory_attributes_follow_every_change_through_this_mount) {
+  const std::string d = fresh_dir("dirattrs");
+  struct stat prev = stat_path(d);
+  auto changed = [&](const char* what, nlink_t nlink) {
+    struct stat now = stat_path(d);
+    BOOST_CHECK_MESSAGE(now.st_nlink == nlink, what << ": nlink " << now.st_nlink << ", expected " << nlink);
+    BOOST_CHECK_MESSAGE(ns_of(now.st_mtim) > ns_of(prev.st_mtim), what << ": mtime did not advance");
+    BOOST_CHECK_MESSAGE(ns_of(now.st_ctim) == ns_of(now.st_mtim), what << ": ctime != mtime");
+    prev = now;
+  };
+  write_file(d + "/f", "x");
+  changed("create", 2);
+  BOOST_REQUIRE_EQUAL(::mkdir((d + "/sub").c_str(), 0755), 0);
+  changed("mkdir", 3);
+  CHECK_OK(::link((d + "/f").c_str(), (d + "/g").c_str()));
+  changed("link", 3);
+  CHECK_OK(::unlink((d + "/g").c_str()));
+  changed("unlink", 3);
+  CHECK_OK(::symlink("f", (d + "/s").c_str()));
+  changed("symlink", 3);
+  CHECK_OK(::rename((d + "/s").c_str(), (d + "/s2").c_str()));
+  changed("rename", 3);
+  CHECK_OK(::rmdir((d + "/sub").c_str()));
+  changed("rmdir", 2);
+  CHECK_ERRNO(::mkdir((d + "/f").c_str(), 0755), EEXIST);
+  CHECK_OK(::chmod(d.c_str(), 0700));
+  BOOST_CHECK_EQUAL(stat_path(d).st_mode & 07777, 0700u);
+  // After the timeout (1 s) the database's own answer: the same.
+  const struct stat cached = stat_path(d);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  const struct stat fresh = stat_path(d);
+  BOOST_CHECK_EQUAL(fresh.st_nlink, cached.st_nlink);
+  BOOST_CHECK_EQUAL(ns_of(fresh.st_mtim), ns_of(cached.st_mtim));
+  BOOST_CHECK_EQUAL(ns_of(fresh.st_ctim), ns_of(cached.st_ctim));
+  BOOST_CHECK_EQUAL(fresh.st_mode, cached.st_mode);
+}
 
 BOOST_AUTO_TEST_CASE(rename_semantics) {
   const std::string d = fresh_dir("rename");

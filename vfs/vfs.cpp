@@ -30,10 +30,11 @@ Vfs::~Vfs() = default;
 
 Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
   const int64_t asked = now_ns();
+  const uint64_t ticket = dir_attrs_.ticket();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::lookup_atom::value, parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
-    dir_attrs_.put(r.value, asked);
+    dir_attrs_.put(r.value, asked, ticket);
     // An open file's size may include bytes still buffered here.
     if (S_ISREG(r->mode)) {
       if (auto f = open_attr(r->ino); f.ok()) r.value = f.value;
@@ -125,15 +126,20 @@ Result<Attr> Vfs::getattr(uint64_t ino, int64_t* valid_ns) {
     if (valid_ns) *valid_ns = hit->valid_ns;
     return hit->attr;
   }
+  const uint64_t ticket = dir_attrs_.ticket();
   auto r = open_attr(ino);
   if (r.ok() || r.err() != ESTALE) return r;
   r = bridge_.call<Attr>(meta_, kMetaWait, msg::getattr_atom::value, ino);
-  if (r.ok()) dir_attrs_.put(r.value, asked);
+  if (r.ok()) dir_attrs_.put(r.value, asked, ticket);
   return r;
 }
 
 Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size) {
-  dir_attrs_.drop(ino);   // re-read after the change (getattr below, or the next one)
+  struct DropAfter {   // also when the change fails half way: read it again
+    DirAttrCache& c;
+    uint64_t ino;
+    ~DropAfter() { c.drop(ino); }
+  } drop_after{dir_attrs_, ino};
   Result<Attr> r;
   if (size_valid) {
     // Through the open handle, if any: it commits buffered writes first so the
@@ -159,8 +165,9 @@ Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode,
                               gid, rdev, symlink_target, now);
   if (r.ok()) {
     count_lookup(r->ino);
+    const uint64_t ticket = dir_attrs_.ticket();   // the new directory itself: nothing raced with it
     dir_attrs_.entries_changed(parent, now, S_ISDIR(r->mode) ? 1 : 0);
-    dir_attrs_.put(r.value, now);
+    dir_attrs_.put(r.value, now, ticket);
   } else {
     dir_attrs_.drop(parent);   // e.g. EEXIST: the directory is not what was cached
   }

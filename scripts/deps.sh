@@ -13,7 +13,7 @@ esac
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 pkgs=(cmake make g++ pkg-config libcaf-dev libfuse3-dev fuse3 libsqlite3-dev libspdlog-dev
-      libboost-test-dev libssl-dev libcurl4-openssl-dev libpqxx-dev)
+      libboost-test-dev libssl-dev libcurl4-openssl-dev libpqxx-dev libpq-dev)
 if [ "$mode" = test ]; then
   pkgs+=(postgresql time python3)
   # Node may come from elsewhere (e.g. NodeSource, which bundles npm): only

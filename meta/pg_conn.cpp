@@ -24,20 +24,21 @@
 // only an unanswerable question is EIO "outcome unknown".
 //
 // Round trips: each one wakes a server process and this thread, and costs
-// more than most statements do on the server (a create was ~15 of them), so
-// transactions are driven with plain BEGIN/COMMIT text that shares round
-// trips. begin() sends nothing: the transaction's opening (the advisory
-// locks, BEGIN, txid_current()) waits and goes in front of its first
-// statement; statements whose answer is not needed (SqlConn::run_later) wait
-// too and go as EXECUTE of their prepared statement in front of the next
-// statement or in front of COMMIT, which carries pg_advisory_unlock_all()
-// behind it. Such a message is a pqxx::pipeline, which hands back every
-// statement's result (the transaction id among them). A write then costs its
-// reads + COMMIT; one without reads costs opening + COMMIT (its id must be
-// known before COMMIT goes, see below). pqxx's transaction classes are not used
-// (they send BEGIN and COMMIT on their own), and pqxx's silent reconnect is
-// off: a new session in the middle of a transaction would run the rest of it
-// outside any transaction; this class reconnects only between transactions.
+// more than most statements do on the server (a create was ~15 of them).
+// Statements go as Bind/Execute of statements prepared once per connection,
+// in libpq's pipeline mode (meta/pg_pipeline.hpp), so that many share one
+// round trip. begin() sends nothing: the transaction's opening (the advisory
+// locks in a segment of their own, BEGIN, txid_current()) waits and goes in
+// front of its first statement; statements whose answer is not needed
+// (SqlConn::run_later) wait too and go in front of the next statement or of
+// COMMIT, which carries pg_advisory_unlock_all() behind it. A write then
+// costs its reads + COMMIT; one without reads costs opening + COMMIT (its id
+// must be known before COMMIT goes, see below). pqxx opens and owns the
+// connection and runs schema DDL; its transaction classes are not used (they
+// send BEGIN and COMMIT on their own), and its silent reconnect is off: a new
+// session in the middle of a transaction would run the rest of it outside any
+// transaction; this class reconnects only between transactions.
+#include <libpq-fe.h>
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
@@ -50,8 +51,10 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "meta/pg_pipeline.hpp"
 #include "meta/pg_url.hpp"
 #include "meta/sql_conn.hpp"
 
@@ -105,6 +108,23 @@ class NoticeToLog final : public pqxx::errorhandler {
   }
 };
 
+// pqxx opens the connection; the statements go through libpq's pipeline
+// mode on the same PGconn (meta/pg_pipeline.hpp). pqxx 6.4 hands the handle
+// only to its connection policy, so this one passes it out of the
+// constructor (connections are made and used on one thread).
+thread_local pg_conn* t_new_handle = nullptr;
+
+class HandleCapture final : public pqxx::connect_direct {
+ public:
+  explicit HandleCapture(const std::string& opts) : pqxx::connect_direct(opts) {}
+  handle do_startconnect(handle h) override {
+    h = pqxx::connect_direct::do_startconnect(h);
+    t_new_handle = h;
+    return h;
+  }
+};
+using PqxxConnection = pqxx::basic_connection_base<HandleCapture>;
+
 class PgConn;
 
 class PgStmt final : public SqlStmt {
@@ -129,12 +149,15 @@ class PgStmt final : public SqlStmt {
   void bind_null(int n) override { slot(n).reset(); }
 
   bool step() override;
-  bool col_null(int i) override { return field(i).is_null(); }
+  bool col_null(int i) override {
+    check(i);
+    return result_.is_null(row_, i);
+  }
   int64_t col_int(int i) override {
-    pqxx::field f = field(i);
-    if (f.is_null()) return 0;
-    const char* b = f.c_str();
-    const char* e = b + f.size();
+    check(i);
+    if (result_.is_null(row_, i)) return 0;
+    const char* b = result_.value(row_, i);
+    const char* e = b + result_.length(row_, i);
     int64_t v = 0;
     auto r = std::from_chars(b, e, v);
     if (r.ec != std::errc() || r.ptr != e)
@@ -143,22 +166,21 @@ class PgStmt final : public SqlStmt {
     return v;
   }
   std::string col_text(int i) override {
-    pqxx::field f = field(i);
-    return f.is_null() ? std::string() : std::string(f.c_str(), f.size());
+    check(i);
+    return result_.is_null(row_, i) ? std::string() : std::string(result_.value(row_, i), result_.length(row_, i));
   }
   std::string col_blob(int i) override;
   int64_t changes() override { return changes_; }
   void reset() noexcept override {
     ran_ = false;
     row_ = 0;
-    result_ = pqxx::result();
+    result_ = PgResult();
     for (auto& p : params_) p.reset();
   }
 
   const std::string& sql() const { return sql_; }
   const std::string& name() const { return name_; }
   const std::vector<std::optional<std::string>>& params() const { return params_; }
-  uint64_t prepared_gen = 0;   // connection generation it was prepared on
 
  private:
   std::optional<std::string>& slot(int n) {
@@ -166,18 +188,17 @@ class PgStmt final : public SqlStmt {
     if (static_cast<size_t>(n) > params_.size()) params_.resize(n);
     return params_[n - 1];
   }
-  pqxx::field field(int i) {
-    if (!ran_ || row_ >= result_.size())
+  void check(int i) const {
+    if (!ran_ || row_ >= result_.rows())
       throw DbError(EIO, false, "postgres: no current row in: " + short_sql(sql_));
-    if (i < 0 || static_cast<size_t>(i) >= result_.columns())
+    if (i < 0 || i >= result_.columns())
       throw DbError(EIO, false, "postgres: no column " + std::to_string(i) + " in: " + short_sql(sql_));
-    return result_[static_cast<pqxx::result::size_type>(row_)][static_cast<pqxx::row::size_type>(i)];
   }
 
   PgConn& conn_;
   std::string sql_, name_;
   std::vector<std::optional<std::string>> params_;
-  pqxx::result result_;
+  PgResult result_;
   size_t row_ = 0;
   bool ran_ = false;
   int64_t changes_ = 0;
@@ -215,7 +236,7 @@ class PgConn final : public SqlConn {
     if (!in_tx_) ensure_connected();
     check_usable_in_tx();
     try {
-      if (has_queued()) send_queued(std::nullopt);   // rare (schema DDL): its own round trip
+      if (has_queued()) send_queued();   // rare (schema DDL): its own round trip
       send(sql);
     } catch (...) {
       fail(sql, !in_tx_ && !starts_with_select(sql));
@@ -234,7 +255,7 @@ class PgConn final : public SqlConn {
   void clear_statements() noexcept override {
     // The server-side statements are dropped when no transaction is open.
     for (auto& [sql, st] : cache_)
-      if (st->prepared_gen == gen_) stale_.push_back(st->name());
+      if (prepared_.erase(st->name())) stale_.push_back(st->name());
     cache_.clear();
   }
 
@@ -248,48 +269,41 @@ class PgConn final : public SqlConn {
     write_ = write;
     xid_.reset();
     pending_.clear();
-    opening_.clear();
-    opening_locks_ = !lock_req_.empty();
-    // The advisory locks in a transaction of their own that ends before the
-    // real one begins: its snapshot is then taken after they are held (see
-    // lock_keys). Statements before a BEGIN in one message join that
-    // transaction instead (pqxx::pipeline starts every message with a SELECT
-    // of its own), and the isolation level must come before any query: the
-    // first BEGIN ... COMMIT ends whatever went before, even with no locks.
-    opening_.push_back("BEGIN");
-    for (int64_t k : lock_req_) opening_.push_back("SELECT pg_advisory_lock(" + std::to_string(k) + ")");
-    opening_.push_back("COMMIT");
+    opening_ = true;
+    opening_keys_.swap(lock_req_);
     lock_req_.clear();
-    opening_.push_back(write ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (write) opening_.push_back("SELECT txid_current()");
     in_tx_ = true;   // from here on a failure may leave a transaction block to roll back
   }
 
   void commit() override {
     if (!in_tx_) throw DbError(EIO, false, "postgres: commit() without a transaction (internal error)");
     check_usable_in_tx();
-    if (!opening_.empty()) {
+    if (opening_) {
       if (pending_.empty()) {   // nothing ran: nothing was sent, nothing to end
-        opening_.clear();
+        opening_ = false;
+        opening_keys_.clear();
         in_tx_ = false;
         return;
       }
       // Queued writes only: the transaction id must be known before COMMIT
       // goes (a COMMIT lost with the connection is resolved by that id).
       try {
-        send_queued(std::nullopt);
+        Batch b(raw_);
+        add_opening(b);
+        add_pending(b);
+        send(b);
       } catch (...) {
         fail("the opening of a transaction", false);
       }
     }
-    std::string sql;
-    for (const std::string& q : pending_) sql += q + "; ";
-    sql += "COMMIT";
-    if (locked_) sql += "; SELECT pg_advisory_unlock_all()";
-    pending_.clear();
-    const int backend = c_->backendpid();
+    Batch b(raw_);
+    add_pending(b);
+    b.p.run("COMMIT");
+    b.p.sync();
+    if (locked_) b.p.run("SELECT pg_advisory_unlock_all()");
+    const int backend = PQbackendPID(raw_);
     try {
-      send(sql);
+      send(b);
     } catch (...) {
       in_tx_ = false;
       if (lost_connection()) {
@@ -308,7 +322,7 @@ class PgConn final : public SqlConn {
                      scrub(what_failed()));
         return;
       }
-      fail(sql, true);
+      fail("COMMIT", true);
     }
     in_tx_ = false;
     locked_ = false;
@@ -317,8 +331,9 @@ class PgConn final : public SqlConn {
   void rollback() noexcept override {
     lock_req_.clear();
     pending_.clear();
-    const bool sent = opening_.empty();   // else no transaction (and no lock) exists on the server
-    opening_.clear();
+    const bool sent = !opening_;   // else no transaction (and no lock) exists on the server
+    opening_ = false;
+    opening_keys_.clear();
     end_on_server(in_tx_ && sent);
     in_tx_ = false;
   }
@@ -342,11 +357,7 @@ class PgConn final : public SqlConn {
       return;
     }
     check_usable_in_tx();
-    try {
-      pending_.push_back(execute_sql(s));
-    } catch (...) {
-      fail(s.sql(), false);
-    }
+    pending_.push_back(Queued{s.name(), s.sql(), s.params()});
   }
 
   // Conflicts are detected at once (no lock wait inside an attempt). Writers
@@ -360,22 +371,18 @@ class PgConn final : public SqlConn {
   // 128; with 32 rows, 3% of the transactions of two busy clients conflicted).
   int counter_shards() const override { return 128; }
 
-  pqxx::result run(PgStmt& s) {
+  PgResult run(PgStmt& s) {
     if (!in_tx_) ensure_connected();
     check_usable_in_tx();
-    std::vector<const char*> ptrs;
-    ptrs.reserve(s.params().size());
-    for (const auto& p : s.params()) ptrs.push_back(p ? p->c_str() : nullptr);
     try {
       // The opening and queued statements first, this one last, in one
       // round trip.
-      if (has_queued()) return send_queued(execute_sql(s));
-      if (s.prepared_gen != gen_) {
-        c_->prepare(s.name(), s.sql());
-        s.prepared_gen = gen_;
-      }
-      pqxx::nontransaction n(*c_);
-      return n.exec_prepared(s.name(), pqxx::prepare::make_dynamic_params(ptrs));
+      Batch b(raw_);
+      add_opening(b);
+      add_pending(b);
+      size_t at = add(b, s.name(), s.sql(), s.params());
+      send(b);
+      return b.p.result(at);
     } catch (...) {
       fail(s.sql(), !in_tx_ && !starts_with_select(s.sql()));
     }
@@ -386,7 +393,11 @@ class PgConn final : public SqlConn {
  private:
   void connect() {
     drop_connection();
-    c_ = std::make_unique<pqxx::connection>(u_.conninfo);
+    t_new_handle = nullptr;
+    c_ = std::make_unique<PqxxConnection>(u_.conninfo);
+    raw_ = t_new_handle;
+    t_new_handle = nullptr;
+    if (!raw_) throw std::runtime_error("libpqxx made a connection without a libpq handle");
     // Never reconnect behind our back (see the top of this file).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -395,7 +406,7 @@ class PgConn final : public SqlConn {
     notices_ = std::make_unique<NoticeToLog>(*c_);
     broken_ = false;
     locked_ = false;   // a new session holds no advisory locks
-    ++gen_;   // every statement must be prepared again on this connection
+    prepared_.clear();   // every statement must be prepared again on this connection
     stale_.clear();
   }
 
@@ -410,6 +421,7 @@ class PgConn final : public SqlConn {
       }
     }
     c_.reset();
+    raw_ = nullptr;
   }
 
   // Called outside transactions only: reconnect if the connection is gone,
@@ -441,80 +453,105 @@ class PgConn final : public SqlConn {
     }
   }
 
-  // One simple-query message: the statements run in order, the result is
-  // that of the last one; the first error skips the rest.
-  pqxx::result send(const std::string& sql) {
+  // One simple-query message (schema DDL): the statements run in order, the
+  // result is that of the last one; the first error skips the rest.
+  void send(const std::string& sql) {
     pqxx::nontransaction n(*c_);
-    return n.exec(sql);
+    n.exec(sql);
   }
 
-  bool has_queued() const { return !opening_.empty() || !pending_.empty(); }
+  bool has_queued() const { return opening_ || !pending_.empty(); }
 
-  // Sends the transaction's opening if it has not gone yet, the queued
-  // statements and then `last` (if any) in one round trip, and returns the
-  // result of the last statement sent. Learns the transaction id on the way.
-  pqxx::result send_queued(const std::optional<std::string>& last) {
-    std::vector<std::string> stmts;
+  // One round trip under construction, with the statements it prepares on
+  // the way and where the transaction id will be.
+  struct Batch {
+    explicit Batch(pg_conn* c) : p(c) {}
+    PgPipeline p;
+    std::vector<std::pair<size_t, std::string>> prepares;   // answer index, name
+    std::unordered_set<std::string> preparing;
     std::optional<size_t> xid_at;
-    if (!opening_.empty()) {
-      if (opening_locks_) locked_ = true;   // before sending: if it fails half way, unlock anyway
-      stmts.swap(opening_);
-      if (write_) xid_at = stmts.size() - 1;   // SELECT txid_current() ends the opening
-    }
-    stmts.insert(stmts.end(), pending_.begin(), pending_.end());
-    pending_.clear();
-    if (last) stmts.push_back(*last);
-    if (stmts.empty()) return pqxx::result();
-    if (stmts.size() == 1) return send(stmts.front());
-    pqxx::nontransaction n(*c_);
-    pqxx::pipeline p(n);
-    p.retain(static_cast<int>(stmts.size()) + 1);   // all in one message
-    std::vector<pqxx::pipeline::query_id> ids;
-    ids.reserve(stmts.size());
-    for (const std::string& q : stmts) ids.push_back(p.insert(q));
-    p.resume();
-    pqxx::result r;
-    for (size_t i = 0; i < ids.size(); ++i) {   // in order: an error belongs to its statement
-      r = p.retrieve(ids[i]);
-      if (xid_at && i == *xid_at) {
-        if (r.empty() || r[0][0].is_null()) throw DbError(EIO, false, "postgres: BEGIN gave no transaction id");
-        xid_ = r[0][0].as<int64_t>();
-      }
-    }
-    p.complete();
-    return r;
+  };
+
+  // Adds the execution of a prepared statement (preparing it first if this
+  // connection has not yet).
+  size_t add(Batch& b, const std::string& name, const std::string& sql,
+             const std::vector<std::optional<std::string>>& params) {
+    if (!prepared_.count(name) && b.preparing.insert(name).second) b.prepares.emplace_back(b.p.prepare(name, sql), name);
+    return b.p.run_prepared(name, params);
   }
 
-  // `EXECUTE name(literals)` for a bound statement: it runs with the plan
-  // and parameter types of the prepared statement, but as text that can
-  // share a message with other statements.
-  std::string execute_sql(PgStmt& s) {
-    if (s.prepared_gen != gen_) {
-      c_->prepare(s.name(), s.sql());
-      s.prepared_gen = gen_;
+  // The transaction's opening, if it has not gone yet. The advisory locks
+  // form a segment (an implicit transaction) of their own that ends before
+  // BEGIN: the transaction's snapshot is then taken after they are held.
+  void add_opening(Batch& b) {
+    if (!opening_) return;
+    opening_ = false;
+    if (!opening_keys_.empty()) {
+      locked_ = true;   // before sending: if it fails half way, unlock anyway
+      for (int64_t k : opening_keys_) b.p.run("SELECT pg_advisory_lock(" + std::to_string(k) + ")");
+      b.p.sync();
+      opening_keys_.clear();
     }
-    c_->prepare_now(s.name());   // once per connection: EXECUTE needs it on the server
-    std::string out = "EXECUTE " + s.name();
-    const auto& ps = s.params();
-    for (size_t i = 0; i < ps.size(); ++i) {
-      out += i == 0 ? "(" : ", ";
-      out += ps[i] ? c_->quote(*ps[i]) : std::string("NULL");
+    b.p.run(write_ ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (write_) b.xid_at = b.p.run("SELECT txid_current()");
+  }
+
+  void add_pending(Batch& b) {
+    for (const Queued& q : pending_) add(b, q.name, q.sql, q.params);
+    pending_.clear();
+  }
+
+  // Sends the batch; learns which statements are now prepared and the
+  // transaction id, even when a later statement failed.
+  void send(Batch& b) {
+    auto learn = [&] {
+      for (const auto& [at, name] : b.prepares)
+        if (b.p.ok(at)) prepared_.insert(name);
+    };
+    try {
+      b.p.send();
+    } catch (...) {
+      learn();
+      throw;
     }
-    if (!ps.empty()) out += ")";
-    return out;
+    learn();
+    if (b.xid_at) {
+      const PgResult& r = b.p.result(*b.xid_at);
+      int64_t xid = 0;
+      const char* v = r.rows() == 1 && !r.is_null(0, 0) ? r.value(0, 0) : "";
+      auto [end, ec] = std::from_chars(v, v + std::strlen(v), xid);
+      if (ec != std::errc() || end == v) throw DbError(EIO, false, "postgres: BEGIN gave no transaction id");
+      xid_ = xid;
+    }
+  }
+
+  // Sends the opening and queued statements now (before schema DDL).
+  void send_queued() {
+    Batch b(raw_);
+    add_opening(b);
+    add_pending(b);
+    if (!b.p.empty()) send(b);
   }
 
   // Ends what this session holds on the server: the transaction block if
-  // `tx` (ROLLBACK) and the advisory locks, in one round trip. A lost
-  // session's locks went with it; never reconnect just to unlock.
+  // `tx` and one is open (ROLLBACK) and the advisory locks, in one round
+  // trip. A lost session's locks went with it; never reconnect just to unlock.
   void end_on_server(bool tx) noexcept {
     const bool unlock = locked_;
     locked_ = false;
-    if ((!tx && !unlock) || broken_ || !c_ || !c_->is_open()) return;
-    std::string sql = tx ? "ROLLBACK" : "";
-    if (unlock) sql += tx ? "; SELECT pg_advisory_unlock_all()" : "SELECT pg_advisory_unlock_all()";
+    if ((!tx && !unlock) || broken_ || !raw_ || PQstatus(raw_) != CONNECTION_OK) return;
+    // A failed COMMIT has ended its transaction already: no ROLLBACK (the
+    // server would warn that there is no transaction in progress).
+    const bool open = tx && PQtransactionStatus(raw_) != PQTRANS_IDLE;
+    if (!open && !unlock) return;
     try {
-      send(sql);
+      PgPipeline p(raw_);
+      if (open) {
+        p.run("ROLLBACK");
+        p.sync();
+      }
+      if (unlock) p.run("SELECT pg_advisory_unlock_all()");
+      p.send();
     } catch (...) {
       // Unknown state: drop the session so that the server frees the locks.
       broken_ = true;
@@ -524,8 +561,11 @@ class PgConn final : public SqlConn {
   // txid_status of a finished transaction on this connection, "" if unknown.
   std::string status_of(int64_t xid) noexcept {
     try {
-      pqxx::result r = send("SELECT txid_status(" + std::to_string(xid) + ")");
-      return r.empty() || r[0][0].is_null() ? std::string() : r[0][0].c_str();
+      PgPipeline p(raw_);
+      size_t at = p.run("SELECT txid_status(" + std::to_string(xid) + ")");
+      p.send();
+      const PgResult& r = p.result(at);
+      return r.rows() == 0 || r.is_null(0, 0) ? std::string() : std::string(r.value(0, 0));
     } catch (...) {
       broken_ = true;
       return std::string();
@@ -623,11 +663,15 @@ class PgConn final : public SqlConn {
   }
 
   void deallocate_stale() noexcept {
-    for (const std::string& name : stale_) {
-      try {
-        c_->unprepare(name);
-      } catch (...) {
+    if (stale_.empty()) return;
+    try {
+      PgPipeline p(raw_);
+      for (const std::string& name : stale_) {
+        p.run("DEALLOCATE " + name);
+        p.sync();   // one unknown name must not keep the others
       }
+      p.send();
+    } catch (...) {
     }
     stale_.clear();
   }
@@ -703,7 +747,8 @@ class PgConn final : public SqlConn {
   }
 
   PgUrl u_;
-  std::unique_ptr<pqxx::connection> c_;
+  std::unique_ptr<PqxxConnection> c_;
+  pg_conn* raw_ = nullptr;   // c_'s libpq handle
   std::unique_ptr<NoticeToLog> notices_;
   bool in_tx_ = false;    // a transaction block is (or may be) open on the server
   bool broken_ = false;
@@ -711,10 +756,14 @@ class PgConn final : public SqlConn {
   bool write_ = false;    // the open transaction is a write transaction
   std::optional<int64_t> xid_;       // its id (write transactions)
   std::vector<int64_t> lock_req_;    // lock_keys() for the next begin()
-  std::vector<std::string> opening_;   // begin()'s statements, until the first message goes
-  bool opening_locks_ = false;       // opening_ takes the advisory locks
-  std::vector<std::string> pending_;   // run_later() statements not sent yet
-  uint64_t gen_ = 0;
+  bool opening_ = false;              // begin()'s opening has not been sent yet
+  std::vector<int64_t> opening_keys_;  // the advisory locks it takes
+  struct Queued {
+    std::string name, sql;
+    std::vector<std::optional<std::string>> params;
+  };
+  std::vector<Queued> pending_;        // run_later() statements not sent yet
+  std::unordered_set<std::string> prepared_;   // statement names prepared on this connection
   std::optional<Clock::time_point> down_since_;
   std::unordered_map<std::string, std::unique_ptr<PgStmt>> cache_;
   std::vector<std::string> stale_;
@@ -733,18 +782,18 @@ bool PgStmt::step() {
     result_ = conn_.run(*this);
     ran_ = true;
     row_ = 0;
-    changes_ = static_cast<int64_t>(result_.affected_rows());
-  } else if (row_ < result_.size()) {
+    changes_ = result_.affected_rows();
+  } else if (row_ < result_.rows()) {
     ++row_;
   }
-  return row_ < result_.size();
+  return row_ < result_.rows();
 }
 
 std::string PgStmt::col_blob(int i) {
-  pqxx::field f = field(i);
-  if (f.is_null()) return std::string();
-  const char* p = f.c_str();
-  size_t n = f.size();
+  check(i);
+  if (result_.is_null(row_, i)) return std::string();
+  const char* p = result_.value(row_, i);
+  size_t n = result_.length(row_, i);
   if (n >= 2 && p[0] == '\\' && p[1] == 'x' && n % 2 == 0) {   // bytea_output = hex (the default)
     std::string out;
     out.reserve((n - 2) / 2);
@@ -761,7 +810,12 @@ std::string PgStmt::col_blob(int i) {
     }
     return out;
   }
-  return pqxx::binarystring(f).str();   // bytea_output = escape
+  size_t len = 0;   // bytea_output = escape
+  unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(p), &len);
+  if (!raw) throw DbError(EIO, false, "postgres: malformed bytea value in: " + short_sql(sql_));
+  std::string out(reinterpret_cast<const char*>(raw), len);
+  PQfreemem(raw);
+  return out;
 }
 
 }  // namespace

@@ -60,6 +60,10 @@ Result<GcReferences> SqlMeta::gc_references(const std::function<void(const GcBlo
         if (n < kBatch) break;
       }
     }
+    // The caller deletes what these references do not cover: make the state
+    // they came from durable first (see dead_blocks), so a power loss cannot
+    // bring back a reference to an object gc removed.
+    conn_->sync();
     return out;
   });
 }

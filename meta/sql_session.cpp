@@ -134,6 +134,11 @@ Result<std::vector<DeadBlock>> SqlMeta::dead_blocks(size_t limit) {
     Query q(*conn_, "SELECT block_id, slice_id, idx, size, since FROM dead_blocks ORDER BY block_id LIMIT $1");
     q.bind(1, static_cast<uint64_t>(std::min<size_t>(limit, INT64_MAX)));
     while (q.next()) out.push_back(DeadBlock{q.u64(0), q.u64(1), q.u32(2), q.u32(3), q.i64(4)});
+    // The caller deletes these objects next. The unlink or truncate that made
+    // them dead may be committed but not yet on disk (SQLite sync=normal):
+    // after a power loss it would be undone and the file would point at
+    // deleted objects. Make every commit this read saw durable first.
+    if (!out.empty()) conn_->sync();
     return out;
   });
 }

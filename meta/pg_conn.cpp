@@ -28,7 +28,7 @@
 // Statements go as Bind/Execute of statements prepared once per connection,
 // in libpq's pipeline mode (meta/pg_pipeline.hpp), so that many share one
 // round trip. begin() sends nothing: the transaction's opening (the advisory
-// locks in a segment of their own, BEGIN, txid_current()) waits and goes in
+// locks in a short transaction of their own, BEGIN, txid_current()) waits and goes in
 // front of its first statement; statements whose answer is not needed
 // (SqlConn::run_later) wait too and go in front of the next statement or of
 // COMMIT, which carries pg_advisory_unlock_all() behind it. A write then
@@ -296,11 +296,12 @@ class PgConn final : public SqlConn {
         fail("the opening of a transaction", false);
       }
     }
+    // COMMIT and the unlock share a segment: if COMMIT fails, the unlock is
+    // skipped with it and the error path below unlocks.
     Batch b(raw_);
     add_pending(b);
-    b.p.run("COMMIT");
-    b.p.sync();
-    if (locked_) b.p.run("SELECT pg_advisory_unlock_all()");
+    add(b, "s3l_commit", "COMMIT", {});
+    if (locked_) add(b, "s3l_unlock_all", "SELECT pg_advisory_unlock_all()", {});
     const int backend = PQbackendPID(raw_);
     try {
       send(b);
@@ -481,19 +482,26 @@ class PgConn final : public SqlConn {
   }
 
   // The transaction's opening, if it has not gone yet. The advisory locks
-  // form a segment (an implicit transaction) of their own that ends before
-  // BEGIN: the transaction's snapshot is then taken after they are held.
+  // are taken in a short transaction of their own that commits before the
+  // real BEGIN, so that the real one's snapshot is taken after they are held
+  // (a lock taken inside it would come after its snapshot). All in one
+  // segment: a Sync would flush and wake the server once more.
   void add_opening(Batch& b) {
     if (!opening_) return;
     opening_ = false;
     if (!opening_keys_.empty()) {
       locked_ = true;   // before sending: if it fails half way, unlock anyway
-      for (int64_t k : opening_keys_) b.p.run("SELECT pg_advisory_lock(" + std::to_string(k) + ")");
-      b.p.sync();
+      add(b, "s3l_begin", "BEGIN", {});
+      for (int64_t k : opening_keys_) add(b, "s3l_lock", "SELECT pg_advisory_lock($1::bigint)", {std::to_string(k)});
+      add(b, "s3l_commit", "COMMIT", {});
       opening_keys_.clear();
     }
-    b.p.run(write_ ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (write_) b.xid_at = b.p.run("SELECT txid_current()");
+    if (write_) {
+      add(b, "s3l_begin_w", "BEGIN ISOLATION LEVEL SERIALIZABLE", {});
+      b.xid_at = add(b, "s3l_txid", "SELECT txid_current()", {});
+    } else {
+      add(b, "s3l_begin_r", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", {});
+    }
   }
 
   void add_pending(Batch& b) {

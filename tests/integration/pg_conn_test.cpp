@@ -256,6 +256,43 @@ BOOST_AUTO_TEST_CASE(locked_keys_make_writers_queue_instead_of_conflicting) {
   BOOST_TEST(q2.i64(0) == 4);
 }
 
+BOOST_AUTO_TEST_CASE(failed_commit_releases_the_locks_and_keeps_nothing) {
+  // The unlock travels in COMMIT's segment; a statement queued in front of
+  // COMMIT that fails (here a duplicate key, as when another client took a
+  // name meanwhile) skips COMMIT and the unlock with it. The error path must
+  // still roll back and unlock: a leaked lock would stall every later writer
+  // of that key from every client.
+  auto a = conn(), b = conn();
+  make_table(*a);
+  a->lock_keys({42});
+  a->begin(true);
+  BOOST_TEST(Query(*a, "UPDATE t SET v = v + 1 WHERE k = $1").bind(1, 2).run() == 1);
+  Query(*a, "INSERT INTO t (k, v) VALUES ($1, 0)").bind(1, 1).later();   // k = 1 exists
+  DbError e = expect_db_error([&] { a->commit(); });
+  BOOST_TEST(contains(e.what(), "23505"), e.what());
+  a->rollback();   // what SqlMeta::run does after any failure
+  // (One statement object per SQL text and connection: scope each Query.)
+  auto lock_is_free = [&] {
+    Query q(*b, "SELECT pg_try_advisory_lock(42)");
+    BOOST_REQUIRE(q.next());
+    bool got = q.str(0) == "t";
+    b->exec("SELECT pg_advisory_unlock_all()");
+    return got;
+  };
+  BOOST_TEST(lock_is_free());   // a no longer holds it
+  {
+    Query v(*b, "SELECT v FROM t WHERE k = 2");
+    BOOST_REQUIRE(v.next());
+    BOOST_TEST(v.i64(0) == 0);   // the UPDATE before the failure was rolled back
+  }
+  // a is usable, and its next transaction takes and releases the lock again.
+  a->lock_keys({42});
+  a->begin(true);
+  BOOST_TEST(Query(*a, "UPDATE t SET v = v + 1 WHERE k = $1").bind(1, 2).run() == 1);
+  a->commit();
+  BOOST_TEST(lock_is_free());
+}
+
 BOOST_AUTO_TEST_CASE(connection_lost_inside_a_transaction_is_retryable_and_reconnects) {
   auto c = conn();
   make_table(*c);

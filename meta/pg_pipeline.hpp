@@ -6,8 +6,9 @@
 // string (prefixed by a SELECT of its own), which the server must parse and
 // plan statement by statement; prepared statements then run as EXECUTE text
 // with their parameters as literals. Measured with pgbench on this project's
-// create transaction (bench/README.md): the server spends ~2.5x the CPU that
-// the same statements cost as Bind/Execute of statements prepared once.
+// create transaction (bench/README.md): the server spent ~3.5x the CPU that
+// the same statements cost as Bind/Execute of statements prepared once
+// (through the mount, where much else is on the path: ~10-15% more creates/s).
 //
 // A Sync ends a segment: the statements of a segment outside BEGIN ... COMMIT
 // form one implicit transaction, and after an error the server skips the

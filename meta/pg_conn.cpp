@@ -491,9 +491,11 @@ class PgConn final : public SqlConn {
     opening_ = false;
     if (!opening_keys_.empty()) {
       locked_ = true;   // before sending: if it fails half way, unlock anyway
-      add(b, "s3l_begin", "BEGIN", {});
+      // Names of their own: "s3l_commit" is the COMMIT that ends a caller's
+      // transaction (tests/support/pg_proxy.cpp recognises it on the wire).
+      add(b, "s3l_lock_begin", "BEGIN", {});
       for (int64_t k : opening_keys_) add(b, "s3l_lock", "SELECT pg_advisory_lock($1::bigint)", {std::to_string(k)});
-      add(b, "s3l_commit", "COMMIT", {});
+      add(b, "s3l_lock_end", "COMMIT", {});
       opening_keys_.clear();
     }
     if (write_) {

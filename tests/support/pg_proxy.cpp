@@ -13,16 +13,14 @@
 namespace s3l::test {
 namespace {
 
-// The end of a simple-query message that ends a transaction: "COMMIT" as
-// its last statement (alone, as libpqxx sends it, or after statements sent
-// with it), or followed only by the unlock PgConn sends with it. A COMMIT
-// followed by anything else (PgConn's BEGIN message takes its advisory
-// locks in a transaction of its own) does not end the caller's transaction.
-// Literals in a message never contain NUL, so these only match a message end.
-#define S3L_WITH_NUL(lit) std::string(lit, sizeof(lit))   // sizeof counts the NUL
-const std::string kCommitEnds[] = {S3L_WITH_NUL("COMMIT"), S3L_WITH_NUL("COMMIT; SELECT pg_advisory_unlock_all()")};
-#undef S3L_WITH_NUL
-const size_t kLongestEnd = kCommitEnds[1].size();
+// PgConn sends the COMMIT that ends a caller's transaction as its prepared
+// statement "s3l_commit": a Parse naming it (once per connection) and then a
+// Bind naming it, both followed by the NUL that ends the name. The short
+// transaction that takes the advisory locks in front of BEGIN commits with a
+// statement of another name, and does not end the caller's transaction.
+// Cutting at the Parse is cutting before that COMMIT (its Bind comes after).
+const std::string kCommitEnds[] = {std::string("s3l_commit", sizeof("s3l_commit"))};   // with the NUL
+const size_t kLongestEnd = kCommitEnds[0].size();
 
 // The first COMMIT message end in `data`, npos if none.
 size_t find_commit(const std::string& data) {

@@ -1,10 +1,10 @@
 // A TCP relay in front of a PostgreSQL server that can lose a COMMIT on its
 // way, for tests of what a client does when it cannot know whether its
 // transaction committed. It relays the protocol byte for byte and watches the
-// client's simple-query messages for the COMMIT that ends a transaction: a
-// message "COMMIT" (libpqxx), or one whose last statement is COMMIT or that
-// ends with "COMMIT; SELECT pg_advisory_unlock_all()" (PgConn sends the
-// queued statements, COMMIT and the unlock in one message). While a fault is armed, the next COMMIT either
+// client's messages for the COMMIT that ends a transaction: PgConn's prepared
+// statement "s3l_commit" (its Parse or a Bind naming it; PgConn sends the
+// queued statements, COMMIT and the unlock in one round trip). While a fault
+// is armed, the next COMMIT either
 //   - never reaches the server (cut_before_commit): the connection is closed
 //     instead, so the server rolls the transaction back; or
 //   - reaches the server, which commits, but its answer is dropped and the

@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "meta/sql_meta.hpp"
 #include "tests/unit/meta_fixture.hpp"
 
 using namespace s3l;
@@ -37,9 +38,66 @@ std::string numbers(int n) {
   return "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + std::to_string(n) + ") ";
 }
 
+// A connection that counts sync() calls and forwards everything to the real one.
+class SyncCounter : public SqlConn {
+ public:
+  SyncCounter(std::unique_ptr<SqlConn> in, int* syncs) : in_(std::move(in)), syncs_(syncs) {}
+  std::string engine() const override { return in_->engine(); }
+  std::string describe() const override { return in_->describe(); }
+  const char* schema_ddl() const override { return in_->schema_ddl(); }
+  bool has_table(const std::string& name) override { return in_->has_table(name); }
+  void exec(const std::string& sql) override { in_->exec(sql); }
+  SqlStmt& prepare(const std::string& sql) override { return in_->prepare(sql); }
+  void clear_statements() noexcept override { in_->clear_statements(); }
+  void begin(bool write) override { in_->begin(write); }
+  void commit() override { in_->commit(); }
+  void rollback() noexcept override { in_->rollback(); }
+  void sync() override {
+    ++*syncs_;
+    in_->sync();
+  }
+  int max_attempts() const override { return in_->max_attempts(); }
+  int counter_shards() const override { return in_->counter_shards(); }
+  void lock_keys(const std::vector<int64_t>& keys) override { in_->lock_keys(keys); }
+  void run_later(SqlStmt& s) override { in_->run_later(s); }
+
+ private:
+  std::unique_ptr<SqlConn> in_;
+  int* syncs_;
+};
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(gc, MetaFixture)
+
+BOOST_AUTO_TEST_CASE(objects_are_handed_out_for_deletion_only_after_a_sync) {
+  // The deleter and gc delete objects the metadata no longer references. The
+  // unlink or truncate that stopped referencing them may be committed but not
+  // yet durable (SQLite sync=normal); dead_blocks and gc_references must make
+  // it durable before they answer, or a power loss could bring back a file
+  // whose objects are gone.
+  Attr f = mk(kRootIno, "f");
+  write(f.ino, 0, 0, 100000);
+  BOOST_REQUIRE(m->truncate(f.ino, 0, kT0).ok());   // two blocks become dead
+  int syncs = 0;
+  auto c = open_sql_conn(url, false);
+  BOOST_REQUIRE_MESSAGE(c.ok(), c.msg());
+  SqlMeta counted(std::make_unique<SyncCounter>(std::move(*c), &syncs));
+  auto d = counted.dead_blocks(100);
+  BOOST_REQUIRE_MESSAGE(d.ok(), d.msg());
+  BOOST_TEST(d->size() == 2u);
+  BOOST_TEST(syncs == 1);
+  syncs = 0;
+  auto r = counted.gc_references([](const GcBlockRef&) {});
+  BOOST_REQUIRE_MESSAGE(r.ok(), r.msg());
+  BOOST_TEST(r->dead_blocks == 2u);
+  BOOST_TEST(syncs == 1);
+  // Nothing dead: nothing to delete, no fsync (the deleter polls often).
+  BOOST_REQUIRE(counted.forget_dead_blocks({(*d)[0].id, (*d)[1].id}).ok());
+  syncs = 0;
+  BOOST_TEST(counted.dead_blocks(100)->empty());
+  BOOST_TEST(syncs == 0);
+}
 
 BOOST_AUTO_TEST_CASE(blocks_dead_blocks_pending_slices_and_the_counter) {
   Attr f = mk(kRootIno, "f"), g = mk(kRootIno, "g");

@@ -288,10 +288,7 @@ class PgConn final : public SqlConn {
       // Queued writes only: the transaction id must be known before COMMIT
       // goes (a COMMIT lost with the connection is resolved by that id).
       try {
-        Batch b(raw_);
-        add_opening(b);
-        add_pending(b);
-        send(b);
+        send_queued();
       } catch (...) {
         fail("the opening of a transaction", false);
       }
@@ -535,7 +532,8 @@ class PgConn final : public SqlConn {
     }
   }
 
-  // Sends the opening and queued statements now (before schema DDL).
+  // Sends the opening and queued statements now, in one round trip (before
+  // schema DDL, or before a COMMIT that must know the transaction id).
   void send_queued() {
     Batch b(raw_);
     add_opening(b);

@@ -11,8 +11,9 @@
 // Lost connections: the next begin() (or statement outside a transaction)
 // reconnects, waiting up to kReconnectWindow for the server to come back. A
 // transaction that failed before COMMIT was sent is reported retryable (the
-// server rolled it back), and so is a failed autocommit SELECT; one that may
-// have written is not.
+// server rolled it back), and so is a failed autocommit SELECT or idempotent
+// write (SqlStmt::set_idempotent); another autocommit write that may have
+// written is not.
 //
 // A connection lost during COMMIT leaves the outcome unknown to the client:
 // the server may have committed and then lost the answer. Reporting a
@@ -147,6 +148,8 @@ class PgStmt final : public SqlStmt {
     slot(n) = std::move(s);
   }
   void bind_null(int n) override { slot(n).reset(); }
+  void set_idempotent() override { idempotent_ = true; }
+  bool idempotent() const { return idempotent_; }
 
   bool step() override;
   bool col_null(int i) override {
@@ -201,6 +204,7 @@ class PgStmt final : public SqlStmt {
   PgResult result_;
   size_t row_ = 0;
   bool ran_ = false;
+  bool idempotent_ = false;   // a property of the SQL text: kept across reset()
   int64_t changes_ = 0;
 };
 
@@ -368,6 +372,7 @@ class PgConn final : public SqlConn {
   // them so that two concurrent transactions rarely touch the same row (1 in
   // 128; with 32 rows, 3% of the transactions of two busy clients conflicted).
   int counter_shards() const override { return 128; }
+  bool writable_ctes() const override { return true; }
 
   PgResult run(PgStmt& s) {
     if (!in_tx_) ensure_connected();
@@ -382,7 +387,7 @@ class PgConn final : public SqlConn {
       send(b);
       return b.p.result(at);
     } catch (...) {
-      fail(s.sql(), !in_tx_ && !starts_with_select(s.sql()));
+      fail(s.sql(), !in_tx_ && !starts_with_select(s.sql()) && !s.idempotent());
     }
   }
 
@@ -402,6 +407,11 @@ class PgConn final : public SqlConn {
     c_->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
     notices_ = std::make_unique<NoticeToLog>(*c_);
+    // Statements outside BEGIN (lookups, the one-statement mknod of
+    // meta/sql_mknod_cte.cpp) are written for READ COMMITTED: a statement that
+    // waited for a lock sees what the holder committed. A server or role
+    // default of SERIALIZABLE would make them fail and rerun instead.
+    send("SET default_transaction_isolation TO 'read committed'");
     broken_ = false;
     locked_ = false;   // a new session holds no advisory locks
     prepared_.clear();   // every statement must be prepared again on this connection

@@ -49,6 +49,11 @@ class SqlStmt {
   virtual std::string col_blob(int i) = 0;
   // Rows changed by the last completed INSERT/UPDATE/DELETE.
   virtual int64_t changes() = 0;
+  // Marks an autocommit write as safe to rerun after a lost connection left
+  // its outcome unknown (it checks for its own earlier effect): the engine
+  // then reports such a loss as retryable. Engines without connections that
+  // can be lost ignore it.
+  virtual void set_idempotent() {}
   // Ends the execution and clears bindings; must not throw. An unreset
   // statement may hold a snapshot open (SQLite), so Query always resets.
   virtual void reset() noexcept = 0;
@@ -81,6 +86,10 @@ class SqlConn {
   // retryable DbError before it reports EIO. SQLite already waited
   // busy_timeout inside each attempt; PostgreSQL retries conflicts at once.
   virtual int max_attempts() const { return 4; }
+  // Runs data-modifying WITH queries (PostgreSQL; SQLite cannot): SqlMeta
+  // then creates an inode and its entry in one statement instead of a
+  // transaction of several (sql_mknod_cte.cpp).
+  virtual bool writable_ctes() const { return false; }
   // Rows each statfs statistic (counters used_bytes, inodes) is spread over.
   // SQLite has one writer at a time: 1. PostgreSQL: several, so that
   // concurrent transactions seldom conflict on the same counter row.
@@ -124,6 +133,7 @@ class Query {
   Query& text(int n, const std::string& v) { s_->bind_text(n, v); return *this; }
   Query& blob(int n, const std::string& v) { s_->bind_blob(n, v); return *this; }
   Query& null(int n) { s_->bind_null(n); return *this; }
+  Query& idempotent() { s_->set_idempotent(); return *this; }
 
   bool next() { return s_->step(); }
   // Runs a statement that returns no rows (or ignores them); returns changes().

@@ -291,8 +291,9 @@ std::optional<uint64_t> SqlMeta::find_entry(uint64_t parent, const std::string& 
 
 uint64_t SqlMeta::alloc_id(IdBatch& b, const char* counter, uint64_t batch) {
   if (b.next == b.end) {
+    // Idempotent: a rerun after a lost answer only skips a range of ids.
     Query q(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1 RETURNING value");
-    q.text(1, counter).bind(2, batch);
+    q.text(1, counter).bind(2, batch).idempotent();
     if (!q.next()) throw DbError(EIO, false, std::string("counter '") + counter + "' is missing");
     b.end = q.u64(0);
     b.next = b.end - batch;
@@ -301,21 +302,26 @@ uint64_t SqlMeta::alloc_id(IdBatch& b, const char* counter, uint64_t batch) {
   return b.next++;
 }
 
-void SqlMeta::add_counter(const char* name, int64_t delta) {
-  if (delta == 0) return;
+std::string SqlMeta::counter_row(const char* name) {
   // A statistic may be split over rows `name`, `name#1`, ... (readers sum
   // them): with several clients, concurrent transactions then rarely update
   // the same row, which on PostgreSQL would make one of them fail and rerun.
   const int shards = conn_->counter_shards();
   thread_local std::minstd_rand rng{std::random_device{}()};
   const int k = shards > 1 ? std::uniform_int_distribution<int>(0, shards - 1)(rng) : 0;
-  if (k == 0) {
-    Query(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1").text(1, name).bind(2, delta).later();
+  return k == 0 ? std::string(name) : std::string(name) + "#" + std::to_string(k);
+}
+
+void SqlMeta::add_counter(const char* name, int64_t delta) {
+  if (delta == 0) return;
+  const std::string row = counter_row(name);
+  if (row == name) {
+    Query(*conn_, "UPDATE counters SET value = value + $2 WHERE name = $1").text(1, row).bind(2, delta).later();
     return;
   }
   Query(*conn_, "INSERT INTO counters (name, value) VALUES ($1, $2) "
                 "ON CONFLICT (name) DO UPDATE SET value = counters.value + $2")
-      .text(1, std::string(name) + "#" + std::to_string(k))
+      .text(1, row)
       .bind(2, delta)
       .later();
 }

@@ -2,6 +2,7 @@
 // engine shares the same transaction logic. Split by concern:
 //   sql_meta.cpp       open_meta, transaction runner, volume (format/settings), id allocation
 //   sql_namespace.cpp  lookup .. rename, readdir, statfs
+//   sql_mknod_cte.cpp  mknod in one statement, for engines that can (PostgreSQL)
 //   sql_data.cpp       truncate, slices, purge
 //   sql_session.cpp    sessions, dead blocks
 //   sql_check.cpp      fsck support
@@ -121,6 +122,13 @@ class SqlMeta final : public Meta {
   // Query::later(): call them only inside a write transaction (or outside
   // any), never where a statement's effect must be checked.
   void add_counter(const char* name, int64_t delta);
+  // The counters row a change of statistic `name` goes to (one of
+  // counter_shards() rows, chosen at random).
+  std::string counter_row(const char* name);
+  // mknod as one data-modifying statement (engines with writable_ctes()):
+  // sql_mknod_cte.cpp. `mode` carries the file type.
+  Result<Attr> mknod_one_statement(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+                                   uint32_t gid, uint64_t rdev, const std::string& target, int64_t now);
   // nlink += delta, mtime = ctime = now (a directory whose entries changed).
   void touch_dir(uint64_t ino, int64_t nlink_delta, int64_t now);
   void set_ctime_nlink(uint64_t ino, int64_t nlink_delta, int64_t now);

@@ -112,6 +112,7 @@ Result<Attr> SqlMeta::mknod(uint64_t parent, const std::string& name, uint32_t m
                                              " bytes is longer than " + std::to_string(kMaxSymlinkLen));
     if (target.find('\0') != std::string::npos) return Status::Error(EINVAL, "symlink target contains NUL");
   }
+  if (conn_->writable_ctes()) return mknod_one_statement(parent, name, type | (mode & 07777), uid, gid, rdev, target, now);
   return run("mknod", Tx::kWrite, Keys{parent}, [&]() -> Result<Attr> {
     std::optional<uint64_t> taken;
     auto d = load_dir_entry(parent, name, "parent", &taken);

@@ -136,7 +136,13 @@ void PgProxy::serve(int c) {
       std::string data = tail + std::string(buf, static_cast<size_t>(n));
       const size_t at = find_commit(data);
       size_t forward = static_cast<size_t>(n);
-      if (at != std::string::npos) {
+      if (take(cut_before_request)) {
+        forward = 0;
+        ++cut_before;
+        done = true;
+      } else if (take(cut_after_request)) {
+        drop_next_reply = true;
+      } else if (at != std::string::npos) {
         ++commits_seen;
         const bool armed = cut_before_commit.load() > 0 || cut_after_commit.load() > 0;
         if (armed && take(pass_commits)) {

@@ -12,7 +12,8 @@
 //     although the transaction is durable.
 // Either way the client gets a broken connection during COMMIT. pass_commits
 // lets that many COMMITs through first (e.g. to hit the second transaction of
-// an operation).
+// an operation). cut_before_request / cut_after_request do the same to the
+// next thing the client sends, whatever it is.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -28,6 +29,10 @@ class PgProxy {
   std::atomic<int> cut_before_commit{0};   // the next N COMMITs are not delivered
   std::atomic<int> cut_after_commit{0};    // the next N COMMITs are delivered, their answers lost
   std::atomic<int> pass_commits{0};        // COMMITs left alone before an armed cut applies
+  // The same for whatever the client sends next, COMMIT or not (a statement
+  // that commits on its own, outside BEGIN: the one-statement mknod).
+  std::atomic<int> cut_before_request{0};
+  std::atomic<int> cut_after_request{0};
   std::atomic<int> commits_seen{0}, cut_before{0}, cut_after{0}, connections{0};
 
   // Listens on a free port of 127.0.0.1. Throws std::runtime_error on failure.

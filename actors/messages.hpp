@@ -3,6 +3,8 @@
 #pragma once
 #include <caf/all.hpp>
 
+#include <cerrno>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -81,7 +83,40 @@ inline caf::result<void> to_caf_result(Status&& s) {
 }
 }  // namespace s3l
 
+namespace s3l {
+// Where the answer of a metadata request sent without waiting goes (the
+// Vfs's *_async calls, which let a FUSE thread return to reading requests
+// instead of sleeping until the answer): the meta actor calls it with the
+// result, on its own thread. Called exactly once: if the request is dropped
+// unanswered (the actor is gone), the destructor answers EIO, so that no
+// FUSE request is left without a reply. Local messages only.
+class AttrDone {
+ public:
+  using Fn = std::function<void(Result<meta::Attr>)>;
+  explicit AttrDone(Fn fn) : fn_(std::move(fn)) {}
+  AttrDone(const AttrDone&) = delete;
+  AttrDone& operator=(const AttrDone&) = delete;
+  ~AttrDone() {
+    if (!fn_) return;
+    try {
+      fn_(Result<meta::Attr>(Status::Error(EIO, "the metadata service dropped the request")));
+    } catch (...) {
+    }
+  }
+  void operator()(Result<meta::Attr> r) {
+    Fn fn = std::move(fn_);
+    fn_ = nullptr;
+    if (fn) fn(std::move(r));
+  }
+
+ private:
+  Fn fn_;
+};
+using AttrDonePtr = std::shared_ptr<AttrDone>;
+}  // namespace s3l
+
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::SharedBytes)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::AttrDonePtr)
 
 // Inspectors for the metadata structs: what makes them legal CAF message types.
 namespace s3l::meta {

@@ -12,6 +12,10 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
       [=](lookup_atom, uint64_t parent, const std::string& name) {
         return to_caf_result(m->lookup(parent, name));
       },
+      // Sent without waiting (anon_send): the answer goes to `done`.
+      [=](lookup_atom, uint64_t parent, const std::string& name, const AttrDonePtr& done) {
+        (*done)(m->lookup(parent, name));
+      },
       [=](getattr_atom, uint64_t ino) { return to_caf_result(m->getattr(ino)); },
       [=](setattr_atom, uint64_t ino, const meta::SetAttr& a) {
         return to_caf_result(m->setattr(ino, a));
@@ -19,6 +23,10 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
       [=](mknod_atom, uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
           uint32_t gid, uint64_t rdev, const std::string& target, int64_t now) {
         return to_caf_result(m->mknod(parent, name, mode, uid, gid, rdev, target, now));
+      },
+      [=](mknod_atom, uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
+          uint32_t gid, uint64_t rdev, const std::string& target, int64_t now, const AttrDonePtr& done) {
+        (*done)(m->mknod(parent, name, mode, uid, gid, rdev, target, now));
       },
       [=](link_atom, uint64_t ino, uint64_t parent, const std::string& name, int64_t now) {
         return to_caf_result(m->link(ino, parent, name, now));

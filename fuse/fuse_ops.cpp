@@ -85,18 +85,22 @@ int64_t ts_ns(const struct timespec& t) {
 
 // ---- callbacks ----
 
+// lookup, create, mknod, mkdir and symlink reply from the callback of an
+// async VFS call (on a meta actor's thread): this thread goes back to
+// reading requests instead of sleeping until the answer.
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (!name_ok(req, name)) return;
-  auto r = vfs(req).lookup(parent, name);
-  if (!r.ok() && r.err() == ENOENT) {
-    // A negative entry lets the kernel cache "does not exist" for a while.
-    fuse_entry_param e;
-    std::memset(&e, 0, sizeof e);
-    e.entry_timeout = ctx(req).entry_timeout;
-    fuse_reply_entry(req, &e);
-    return;
-  }
-  reply_entry(req, r);
+  vfs(req).lookup_async(parent, name, [req](Result<meta::Attr> r) {
+    if (!r.ok() && r.err() == ENOENT) {
+      // A negative entry lets the kernel cache "does not exist" for a while.
+      fuse_entry_param e;
+      std::memset(&e, 0, sizeof e);
+      e.entry_timeout = ctx(req).entry_timeout;
+      fuse_reply_entry(req, &e);
+      return;
+    }
+    reply_entry(req, r);
+  });
 }
 
 void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
@@ -162,23 +166,27 @@ void op_readlink(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_readlink(req, r->c_str());
 }
 
+void mknod_and_reply(fuse_req_t req, fuse_ino_t parent, const char* name, uint32_t mode, dev_t rdev,
+                     const std::string& target) {
+  const fuse_ctx* c = fuse_req_ctx(req);
+  vfs(req).mknod_async(parent, name, mode, c->uid, c->gid, rdev, target,
+                       [req](Result<meta::Attr> r) { reply_entry(req, r); });
+}
+
 void op_mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
   if (!name_ok(req, name)) return;
-  const fuse_ctx* c = fuse_req_ctx(req);
-  reply_entry(req, vfs(req).mknod(parent, name, mode, c->uid, c->gid, rdev));
+  mknod_and_reply(req, parent, name, mode, rdev, "");
 }
 
 void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   if (!name_ok(req, name)) return;
-  const fuse_ctx* c = fuse_req_ctx(req);
-  reply_entry(req, vfs(req).mknod(parent, name, (mode & 07777) | S_IFDIR, c->uid, c->gid, 0));
+  mknod_and_reply(req, parent, name, (mode & 07777) | S_IFDIR, 0, "");
 }
 
 void op_symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   if (!name_ok(req, name)) return;
   if (std::strlen(target) >= PATH_MAX) { fuse_reply_err(req, ENAMETOOLONG); return; }
-  const fuse_ctx* c = fuse_req_ctx(req);
-  reply_entry(req, vfs(req).mknod(parent, name, S_IFLNK | 0777, c->uid, c->gid, 0, target));
+  mknod_and_reply(req, parent, name, S_IFLNK | 0777, 0, target);
 }
 
 void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name) {
@@ -218,7 +226,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // another client's commit for --attr-timeout and would stop reading at the
   // old size. Offset -1 drops only the cached attributes, not the pages.
   if (ctx(req).se) fuse_lowlevel_notify_inval_inode(ctx(req).se, ino, -1, 0);
-  if (fuse_reply_open(req, fi) == -ENOENT) vfs(req).release(ino);  // interrupted open
+  Vfs& v = vfs(req);   // req is freed by the reply
+  if (fuse_reply_open(req, fi) == -ENOENT) v.release(ino);  // interrupted open
 }
 
 // May the caller open this existing file with these flags? The kernel checks
@@ -268,18 +277,38 @@ Result<meta::Attr> open_existing(fuse_req_t req, fuse_ino_t parent, const char* 
   return a;
 }
 
+// Replies to a create; an interrupted one (the kernel gave up on it) is
+// released again, which may block: on a thread of its own.
+void reply_create(fuse_req_t req, const Result<meta::Attr>& r, fuse_file_info* fi) {
+  if (!r.ok()) return reply_err(req, r.status);
+  Vfs* v = &vfs(req);
+  fuse_entry_param e = to_entry(req, r.value);
+  if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+    const uint64_t ino = r->ino;
+    v->run_blocking([v, ino] { v->release(ino); });
+  }
+}
+
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                fuse_file_info* fi) {
   if (!name_ok(req, name)) return;
   const fuse_ctx* c = fuse_req_ctx(req);
-  auto r = vfs(req).create(parent, name, (mode & 07777) | S_IFREG, c->uid, c->gid);
-  if (!r.ok() && r.err() == EEXIST && !(fi->flags & O_EXCL)) {
-    r = open_existing(req, parent, name, fi->flags);
-    fi->keep_cache = 0;
-  }
-  if (!r.ok()) return reply_err(req, r.status);
-  fuse_entry_param e = to_entry(req, r.value);
-  if (fuse_reply_create(req, &e, fi) == -ENOENT) vfs(req).release(r->ino);
+  // *fi lives in the caller's frame: the callback, which runs later, gets a copy.
+  fuse_file_info info = *fi;
+  std::string n = name;
+  vfs(req).create_async(parent, n, (mode & 07777) | S_IFREG, c->uid, c->gid,
+                        [req, parent, n, info](Result<meta::Attr> r) mutable {
+    if (!r.ok() && r.err() == EEXIST && !(info.flags & O_EXCL)) {
+      // Open the existing file instead: blocking calls, not on this thread.
+      vfs(req).run_blocking([req, parent, n, info]() mutable {
+        auto e = open_existing(req, parent, n.c_str(), info.flags);
+        info.keep_cache = 0;
+        reply_create(req, e, &info);
+      });
+      return;
+    }
+    reply_create(req, r, &info);
+  });
 }
 
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
@@ -318,7 +347,8 @@ void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto r = vfs(req).opendir(ino);
   if (!r.ok()) return reply_err(req, r.status);
   fi->fh = reinterpret_cast<uint64_t>(r.value);
-  if (fuse_reply_open(req, fi) == -ENOENT) vfs(req).releasedir(r.value);
+  Vfs& v = vfs(req);   // req is freed by the reply
+  if (fuse_reply_open(req, fi) == -ENOENT) v.releasedir(r.value);
 }
 
 // Offsets: 1 = after ".", 2 = after "..", 2+i+1 = after entries[i].

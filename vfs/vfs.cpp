@@ -32,15 +32,37 @@ Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
   const int64_t asked = now_ns();
   const uint64_t ticket = dir_attrs_.ticket();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::lookup_atom::value, parent, name);
-  if (r.ok()) {
-    count_lookup(r->ino);
-    dir_attrs_.put(r.value, asked, ticket);
-    // An open file's size may include bytes still buffered here.
-    if (S_ISREG(r->mode)) {
-      if (auto f = open_attr(r->ino); f.ok()) r.value = f.value;
-    }
+  note_lookup(r, asked, ticket);
+  // An open file's size may include bytes still buffered here.
+  if (r.ok() && S_ISREG(r->mode)) {
+    if (auto f = open_attr(r->ino); f.ok()) r.value = f.value;
   }
   return r;
+}
+
+void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback done) {
+  const int64_t asked = now_ns();
+  const uint64_t ticket = dir_attrs_.ticket();
+  auto k = std::make_shared<AttrDone>(tracked([this, asked, ticket, done = std::move(done)](Result<Attr> r) {
+    note_lookup(r, asked, ticket);
+    // An open file with a running handle: its size may include bytes still
+    // buffered there, and asking the handle blocks (not on a meta thread).
+    if (r.ok() && S_ISREG(r->mode) && handle_of(r->ino)) {
+      run_blocking([this, r, done]() mutable {
+        if (auto f = open_attr(r->ino); f.ok()) r.value = f.value;
+        done(std::move(r));
+      });
+      return;
+    }
+    done(std::move(r));
+  }));
+  caf::anon_send(meta_, msg::lookup_atom::value, parent, name, std::move(k));
+}
+
+void Vfs::note_lookup(const Result<Attr>& r, int64_t asked, uint64_t ticket) {
+  if (!r.ok()) return;
+  count_lookup(r->ino);
+  dir_attrs_.put(r.value, asked, ticket);
 }
 
 void Vfs::count_lookup(uint64_t ino) {
@@ -163,6 +185,22 @@ Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode,
   const int64_t now = now_ns();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::mknod_atom::value, parent, name, mode, uid,
                               gid, rdev, symlink_target, now);
+  note_mknod(r, parent, now);
+  return r;
+}
+
+void Vfs::mknod_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
+                      uint64_t rdev, const std::string& symlink_target, AttrCallback done) {
+  const int64_t now = now_ns();
+  auto k = std::make_shared<AttrDone>(tracked([this, parent, now, done = std::move(done)](Result<Attr> r) {
+    note_mknod(r, parent, now);
+    done(std::move(r));
+  }));
+  caf::anon_send(meta_, msg::mknod_atom::value, parent, name, mode, uid, gid, rdev, symlink_target, now,
+                 std::move(k));
+}
+
+void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, int64_t now) {
   if (r.ok()) {
     count_lookup(r->ino);
     const uint64_t ticket = dir_attrs_.ticket();   // the new directory itself: nothing raced with it
@@ -171,7 +209,6 @@ Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode,
   } else {
     dir_attrs_.drop(parent);   // e.g. EEXIST: the directory is not what was cached
   }
-  return r;
 }
 
 Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
@@ -281,6 +318,46 @@ Result<Attr> Vfs::create(uint64_t parent, const std::string& name, uint32_t mode
   return r;
 }
 
+void Vfs::create_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
+                       AttrCallback done) {
+  mknod_async(parent, name, mode, uid, gid, 0, "", [this, done = std::move(done)](Result<Attr> r) {
+    if (r.ok()) {
+      Status s = open_as(r->ino, r.value);   // no blocking call: a new file has no handle yet
+      if (!s.ok()) r = Result<Attr>(s);
+    }
+    done(std::move(r));
+  });
+}
+
+// ---- async bookkeeping -----------------------------------------------------------
+
+Vfs::AttrCallback Vfs::tracked(AttrCallback done) {
+  async_begin();
+  return [this, done = std::move(done)](Result<Attr> r) {
+    done(std::move(r));
+    async_end();
+  };
+}
+
+void Vfs::async_begin() {
+  std::lock_guard<std::mutex> lk(async_mu_);
+  ++async_calls_;
+}
+
+void Vfs::async_end() {
+  std::lock_guard<std::mutex> lk(async_mu_);
+  if (--async_calls_ == 0) async_idle_.notify_all();
+}
+
+void Vfs::run_blocking(std::function<void()> work) {
+  async_begin();
+  sys_.spawn<caf::detached>([this, work = std::move(work)](caf::blocking_actor*) {
+    work();
+    Bridge::release_this_thread();   // the thread ends with this actor
+    async_end();
+  });
+}
+
 Result<std::string> Vfs::read(uint64_t ino, uint64_t off, uint64_t len) {
   auto h = handle_for_io(ino);
   if (!h) return Status::Error(EBADF, "inode not open");
@@ -375,6 +452,12 @@ void Vfs::cut_all() {
 }
 
 Status Vfs::shutdown() {
+  {
+    // Their callbacks use this Vfs (and reply to FUSE requests).
+    std::unique_lock<std::mutex> lk(async_mu_);
+    while (!async_idle_.wait_for(lk, std::chrono::seconds(30), [this] { return async_calls_ == 0; }))
+      spdlog::warn("unmount: waiting for {} metadata calls still under way", async_calls_);
+  }
   Status first;
   std::map<uint64_t, OpenInode> open;
   {

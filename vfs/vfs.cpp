@@ -180,15 +180,6 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
   return r;
 }
 
-Result<Attr> Vfs::mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
-                        uint32_t gid, uint64_t rdev, const std::string& symlink_target) {
-  const int64_t now = now_ns();
-  auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::mknod_atom::value, parent, name, mode, uid,
-                              gid, rdev, symlink_target, now);
-  note_mknod(r, parent, now);
-  return r;
-}
-
 void Vfs::mknod_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
                       uint64_t rdev, const std::string& symlink_target, AttrCallback done) {
   const int64_t now = now_ns();
@@ -306,16 +297,6 @@ Status Vfs::open_as(uint64_t ino, const Attr& a) {
   }
   if (existing) caf::anon_send(existing, msg::reopen_atom::value, a.size);
   return Status::Ok();
-}
-
-Result<Attr> Vfs::create(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
-                         uint32_t gid) {
-  auto r = mknod(parent, name, mode, uid, gid, 0);
-  if (!r.ok()) return r;
-  // The attributes mknod committed are the committed ones: no re-read.
-  Status s = open_as(r->ino, r.value);
-  if (!s.ok()) return s;
-  return r;
 }
 
 void Vfs::create_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,

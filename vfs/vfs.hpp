@@ -58,8 +58,6 @@ class Vfs {
   Result<meta::Attr> getattr(uint64_t ino, int64_t* valid_ns = nullptr);
   // size_valid: also change the size (truncate) before the other fields.
   Result<meta::Attr> setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size);
-  Result<meta::Attr> mknod(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
-                           uint32_t gid, uint64_t rdev, const std::string& symlink_target = "");
   Result<meta::Attr> link(uint64_t ino, uint64_t parent, const std::string& name);
   Status unlink(uint64_t parent, const std::string& name);
   Status rmdir(uint64_t parent, const std::string& name);
@@ -69,8 +67,8 @@ class Vfs {
   Result<meta::FsStats> statfs();
 
   // ---- the same without waiting ----
-  // lookup, mknod and create for callers that must not sleep until the
-  // answer (a FUSE thread: the reply is sent from the callback, and the
+  // lookup, mknod (any file type) and create (mknod of a regular file, then
+  // open) for callers that must not sleep until the answer (a FUSE thread: the reply is sent from the callback, and the
   // thread goes back to reading requests, which saves it two of the four
   // sleeps and wake-ups of a call). `done` runs exactly once, on a meta
   // actor's thread, or on a thread of its own when finishing needs a
@@ -87,8 +85,6 @@ class Vfs {
 
   // ---- files ----
   Status open(uint64_t ino);
-  Result<meta::Attr> create(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid,
-                            uint32_t gid);
   Result<std::string> read(uint64_t ino, uint64_t off, uint64_t len);
   // append: ignore `off`, the bytes land at the end of the file when they
   // are committed (atomic O_APPEND across clients).

@@ -592,16 +592,26 @@ std::string proxy_url(const PgProxy& p, const std::string& db) {
 }  // namespace
 
 namespace {
-// A formatted volume on database `db`, opened through `proxy`.
-std::unique_ptr<s3l::meta::Meta> meta_through(PgProxy& proxy, const std::string& db, const std::string& objects) {
-  RunResult f = run({MountFixture::daemon_path(), "format", pg().url_for(db), "lost", "--storage", "file://" + objects},
-                    60000ms);
-  BOOST_REQUIRE_MESSAGE(f.code() == 0, f.describe());
-  auto opened = s3l::meta::open_meta(proxy_url(proxy, db), false);
-  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.msg());
-  BOOST_REQUIRE(opened.value->load_settings().ok());
-  return std::move(opened.value);
-}
+// A formatted volume on a new database, opened by the meta layer through a
+// PgProxy (its objects directory is removed at the end).
+struct ProxiedMeta {
+  std::string db = new_database();
+  std::string objects = pg().dir() + "/objects-" + db;
+  PgProxy proxy{static_cast<uint16_t>(pg().port())};
+  std::unique_ptr<s3l::meta::Meta> meta;
+
+  ProxiedMeta() {
+    RunResult f = run({MountFixture::daemon_path(), "format", pg().url_for(db), "lost", "--storage",
+                       "file://" + objects},
+                      60000ms);
+    BOOST_REQUIRE_MESSAGE(f.code() == 0, f.describe());
+    auto opened = s3l::meta::open_meta(proxy_url(proxy, db), false);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.msg());
+    BOOST_REQUIRE(opened.value->load_settings().ok());
+    meta = std::move(opened.value);
+  }
+  ~ProxiedMeta() { remove_tree(objects); }
+};
 
 std::multiset<std::string> root_names(s3l::meta::Meta& meta) {
   auto entries = meta.readdir(s3l::meta::kRootIno);
@@ -617,11 +627,9 @@ std::multiset<std::string> root_names(s3l::meta::Meta& meta) {
 // answer is lost is reported as done (it is; a rerun would have failed with
 // ENOENT, the source being gone), one whose COMMIT never arrived is rerun.
 BOOST_AUTO_TEST_CASE(lost_commit_answer_is_resolved_by_the_meta_layer) {
-  const std::string db = new_database();
-  const std::string objects = pg().dir() + "/objects-" + db;
-  PgProxy proxy(static_cast<uint16_t>(pg().port()));
-  auto meta_ptr = meta_through(proxy, db, objects);
-  auto& meta = *meta_ptr;
+  ProxiedMeta pm;
+  auto& meta = *pm.meta;
+  auto& proxy = pm.proxy;
   const uint32_t mode = S_IFREG | 0644;
   const uint64_t root = s3l::meta::kRootIno;
   auto a0 = meta.mknod(root, "a0", mode, 0, 0, 0, "", s3l::now_ns());
@@ -646,7 +654,6 @@ BOOST_AUTO_TEST_CASE(lost_commit_answer_is_resolved_by_the_meta_layer) {
 
   auto names = root_names(meta);
   BOOST_CHECK_MESSAGE((names == std::multiset<std::string>{"a", "b"}), "root holds " << names.size() << " entries");
-  remove_tree(objects);
 }
 
 // A create is one statement that commits on its own (meta/sql_mknod_cte.cpp):
@@ -655,11 +662,9 @@ BOOST_AUTO_TEST_CASE(lost_commit_answer_is_resolved_by_the_meta_layer) {
 // creates the file. Either way each name exists once, with the inode the
 // caller was given.
 BOOST_AUTO_TEST_CASE(lost_create_answer_is_resolved_by_rerunning_it) {
-  const std::string db = new_database();
-  const std::string objects = pg().dir() + "/objects-" + db;
-  PgProxy proxy(static_cast<uint16_t>(pg().port()));
-  auto meta_ptr = meta_through(proxy, db, objects);
-  auto& meta = *meta_ptr;
+  ProxiedMeta pm;
+  auto& meta = *pm.meta;
+  auto& proxy = pm.proxy;
   const uint32_t mode = S_IFREG | 0644;
   const uint64_t root = s3l::meta::kRootIno;
   // Reserves a batch of inode numbers: the next create sends one request.
@@ -691,7 +696,6 @@ BOOST_AUTO_TEST_CASE(lost_create_answer_is_resolved_by_rerunning_it) {
   BOOST_REQUIRE_MESSAGE(problems.ok(), problems.msg());
   BOOST_CHECK_MESSAGE(problems->empty(), problems->size() << " fsck problems, first: "
                                                           << (problems->empty() ? "" : problems->front().detail));
-  remove_tree(objects);
 }
 
 // Through a mount: fsyncs whose commits lose their answers succeed, and the

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "meta/types.hpp"
 #include "util/result.hpp"
@@ -90,20 +91,21 @@ namespace s3l {
 // result, on its own thread. Called exactly once: if the request is dropped
 // unanswered (the actor is gone), the destructor answers EIO, so that no
 // FUSE request is left without a reply. Local messages only.
-class AttrDone {
+template <class T>
+class Done {
  public:
-  using Fn = std::function<void(Result<meta::Attr>)>;
-  explicit AttrDone(Fn fn) : fn_(std::move(fn)) {}
-  AttrDone(const AttrDone&) = delete;
-  AttrDone& operator=(const AttrDone&) = delete;
-  ~AttrDone() {
+  using Fn = std::function<void(Result<T>)>;
+  explicit Done(Fn fn) : fn_(std::move(fn)) {}
+  Done(const Done&) = delete;
+  Done& operator=(const Done&) = delete;
+  ~Done() {
     if (!fn_) return;
     try {
-      fn_(Result<meta::Attr>(Status::Error(EIO, "the metadata service dropped the request")));
+      fn_(Result<T>(Status::Error(EIO, "the metadata service dropped the request")));
     } catch (...) {
     }
   }
-  void operator()(Result<meta::Attr> r) {
+  void operator()(Result<T> r) {
     Fn fn = std::move(fn_);
     fn_ = nullptr;
     if (fn) fn(std::move(r));
@@ -112,11 +114,15 @@ class AttrDone {
  private:
   Fn fn_;
 };
+using AttrDone = Done<meta::Attr>;
+using EntriesDone = Done<std::vector<meta::Entry>>;
 using AttrDonePtr = std::shared_ptr<AttrDone>;
+using EntriesDonePtr = std::shared_ptr<EntriesDone>;
 }  // namespace s3l
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::SharedBytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::AttrDonePtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::EntriesDonePtr)
 
 // Inspectors for the metadata structs: what makes them legal CAF message types.
 namespace s3l::meta {

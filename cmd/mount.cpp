@@ -142,6 +142,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
       vc.compact_hints = compact_hints;
       vc.compact_threshold = o.compact_threshold;
       vc.attr_timeout = o.attr_timeout;
+      vc.entry_timeout = o.entry_timeout;
       Vfs vfs(sys, vc, meta_actor, workers, o.buffer_size);
       fs.attach(&vfs);
       spdlog::info("volume '{}' mounted on {} (session {})", v->settings.name, mnt, *sid);

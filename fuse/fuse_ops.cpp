@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -88,17 +89,22 @@ int64_t ts_ns(const struct timespec& t) {
 // lookup, create, mknod, mkdir and symlink reply from the callback of an
 // async VFS call (on a meta actor's thread): this thread goes back to
 // reading requests instead of sleeping until the answer.
+// A negative entry lets the kernel cache "does not exist" for `timeout_s`.
+void reply_absent(fuse_req_t req, double timeout_s) {
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof e);
+  e.entry_timeout = timeout_s;
+  fuse_reply_entry(req, &e);
+}
+
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (!name_ok(req, name)) return;
+  // Known absent from a recent listing of the directory: no database round
+  // trip, and the kernel keeps the answer only for what is left of it.
+  if (auto left_ns = vfs(req).known_absent(parent, name))
+    return reply_absent(req, std::min(ctx(req).entry_timeout, static_cast<double>(*left_ns) / 1e9));
   vfs(req).lookup_async(parent, name, [req](Result<meta::Attr> r) {
-    if (!r.ok() && r.err() == ENOENT) {
-      // A negative entry lets the kernel cache "does not exist" for a while.
-      fuse_entry_param e;
-      std::memset(&e, 0, sizeof e);
-      e.entry_timeout = ctx(req).entry_timeout;
-      fuse_reply_entry(req, &e);
-      return;
-    }
+    if (!r.ok() && r.err() == ENOENT) return reply_absent(req, ctx(req).entry_timeout);
     reply_entry(req, r);
   });
 }

@@ -12,6 +12,7 @@ using meta::Attr;
 
 namespace {
 constexpr size_t kDirAttrEntries = 65536;   // ~10 MiB at most
+constexpr size_t kDirNames = 262144;        // names of all listings: ~25 MiB at most
 }  // namespace
 
 Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers workers,
@@ -22,7 +23,8 @@ Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers wo
       workers_(std::move(workers)),
       budget_(std::make_shared<WriteBudget>(buffer_limit, [this] { cut_all(); })),
       bridge_(sys),
-      dir_attrs_(static_cast<int64_t>(cfg_.attr_timeout * 1e9), kDirAttrEntries) {}
+      dir_attrs_(static_cast<int64_t>(cfg_.attr_timeout * 1e9), kDirAttrEntries),
+      dir_names_(static_cast<int64_t>(cfg_.entry_timeout * 1e9), kDirNames) {}
 
 Vfs::~Vfs() = default;
 
@@ -43,8 +45,9 @@ Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
 void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback done) {
   const int64_t asked = now_ns();
   const uint64_t ticket = dir_attrs_.ticket();
-  auto k = std::make_shared<AttrDone>(tracked([this, asked, ticket, done = std::move(done)](Result<Attr> r) {
+  auto k = std::make_shared<AttrDone>(tracked([this, parent, asked, ticket, done = std::move(done)](Result<Attr> r) {
     note_lookup(r, asked, ticket);
+    if (r.err() == ENOENT) note_miss(parent);
     // An open file with a running handle: its size may include bytes still
     // buffered there, and asking the handle blocks (not on a meta thread).
     if (r.ok() && S_ISREG(r->mode) && handle_of(r->ino)) {
@@ -57,6 +60,29 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
     done(std::move(r));
   }));
   caf::anon_send(meta_, msg::lookup_atom::value, parent, name, std::move(k));
+}
+
+std::optional<int64_t> Vfs::known_absent(uint64_t parent, const std::string& name) {
+  return dir_names_.absent(parent, name, mono_ns());
+}
+
+void Vfs::note_miss(uint64_t parent) {
+  const int64_t asked = mono_ns();
+  auto load = dir_names_.missed(parent, asked);
+  if (!load) return;
+  async_begin();   // shutdown waits for it like for any async call
+  auto k = std::make_shared<EntriesDone>([this, parent, asked, id = *load](Result<std::vector<meta::Entry>> r) {
+    if (r.ok()) {
+      std::vector<std::string> names;
+      names.reserve(r->size());
+      for (auto& e : r.value) names.push_back(std::move(e.name));
+      dir_names_.loaded(parent, id, std::move(names), asked);
+    } else {
+      dir_names_.load_failed(parent);
+    }
+    async_end();
+  });
+  caf::anon_send(meta_, msg::readdir_atom::value, parent, std::move(k));
 }
 
 void Vfs::note_lookup(const Result<Attr>& r, int64_t asked, uint64_t ticket) {
@@ -183,15 +209,17 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
 void Vfs::mknod_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
                       uint64_t rdev, const std::string& symlink_target, AttrCallback done) {
   const int64_t now = now_ns();
-  auto k = std::make_shared<AttrDone>(tracked([this, parent, now, done = std::move(done)](Result<Attr> r) {
-    note_mknod(r, parent, now);
+  auto k = std::make_shared<AttrDone>(tracked([this, parent, name, now, done = std::move(done)](Result<Attr> r) {
+    note_mknod(r, parent, name, now);
     done(std::move(r));
   }));
   caf::anon_send(meta_, msg::mknod_atom::value, parent, name, mode, uid, gid, rdev, symlink_target, now,
                  std::move(k));
 }
 
-void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, int64_t now) {
+void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, const std::string& name, int64_t now) {
+  // EEXIST: another client made it since this mount's listing was read.
+  if (r.ok() || r.err() == EEXIST) dir_names_.added(parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
     const uint64_t ticket = dir_attrs_.ticket();   // the new directory itself: nothing raced with it
@@ -205,6 +233,7 @@ void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, int64_t now) {
 Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
   const int64_t now = now_ns();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::link_atom::value, ino, parent, name, now);
+  if (r.ok() || r.err() == EEXIST) dir_names_.added(parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
     dir_attrs_.entries_changed(parent, now, 0);
@@ -220,6 +249,7 @@ Status Vfs::unlink(uint64_t parent, const std::string& name) {
                                             name, cfg_.session, now);
   if (r.ok()) dir_attrs_.entries_changed(parent, now, 0);
   else dir_attrs_.drop(parent);
+  if (r.ok()) dir_names_.removed(parent, name);
   if (r.ok() && r->nlink == 0) became_orphan(r->ino);
   return r.status;
 }
@@ -227,6 +257,7 @@ Status Vfs::unlink(uint64_t parent, const std::string& name) {
 Status Vfs::rmdir(uint64_t parent, const std::string& name) {
   Status s = bridge_.call_void(meta_, kMetaWait, msg::rmdir_atom::value, parent, name, now_ns());
   dir_attrs_.clear();   // the parent and the removed directory (its inode is not known here)
+  if (s.ok()) dir_names_.removed(parent, name);
   return s;
 }
 
@@ -236,6 +267,10 @@ Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent
                                             name, new_parent, new_name, flags, cfg_.session,
                                             now_ns());
   dir_attrs_.clear();   // both parents, a moved or replaced directory: rare enough to forget all
+  if (r.ok()) {
+    if (!(flags & meta::kRenameExchange)) dir_names_.removed(parent, name);   // exchange: both names stay
+    dir_names_.added(new_parent, new_name);
+  }
   if (r.ok() && r->replaced_ino && r->replaced_nlink == 0) became_orphan(r->replaced_ino);
   return r.status;
 }

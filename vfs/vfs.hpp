@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "actors/store_workers.hpp"
 #include "actors/write_budget.hpp"
 #include "vfs/dir_attr_cache.hpp"
+#include "vfs/dir_names_cache.hpp"
 #include "meta/types.hpp"
 #include "util/result.hpp"
 
@@ -34,6 +36,7 @@ struct VfsConfig {
   caf::actor compact_hints;       // where handles name fragmented chunks (may be null)
   uint64_t compact_threshold = 24;
   double attr_timeout = 1.0;      // seconds; also bounds the directory attribute cache (0: off)
+  double entry_timeout = 1.0;     // seconds; also bounds the directory names cache (0: off)
 };
 
 // A directory listing taken at opendir, served by offset to readdir.
@@ -75,6 +78,9 @@ class Vfs {
   // blocking call (run_blocking); it must not block itself.
   using AttrCallback = std::function<void(Result<meta::Attr>)>;
   void lookup_async(uint64_t parent, const std::string& name, AttrCallback done);
+  // If this mount knows that `parent` has no entry `name` (a recent listing,
+  // DirNamesCache): how long (ns) the kernel may remember that. No waiting.
+  std::optional<int64_t> known_absent(uint64_t parent, const std::string& name);
   void mknod_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
                    uint64_t rdev, const std::string& symlink_target, AttrCallback done);
   void create_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
@@ -131,7 +137,9 @@ class Vfs {
   // What every lookup / mknod answer updates (lookup counts, the directory
   // attribute cache); no blocking calls.
   void note_lookup(const Result<meta::Attr>& r, int64_t asked, uint64_t ticket);
-  void note_mknod(const Result<meta::Attr>& r, uint64_t parent, int64_t now);
+  void note_mknod(const Result<meta::Attr>& r, uint64_t parent, const std::string& name, int64_t now);
+  // The database had no entry in `parent`: maybe read its listing now.
+  void note_miss(uint64_t parent);
   // Counts an async call under way until the callback it returns has run.
   AttrCallback tracked(AttrCallback done);
   void async_begin();
@@ -147,6 +155,7 @@ class Vfs {
   std::shared_ptr<WriteBudget> budget_;
   Bridge bridge_;
   DirAttrCache dir_attrs_;
+  DirNamesCache dir_names_;
 
   std::mutex mu_;  // guards the three tables below
   std::map<uint64_t, OpenInode> open_;

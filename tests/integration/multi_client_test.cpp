@@ -567,6 +567,70 @@ BOOST_AUTO_TEST_CASE(namespace_changes_visible_within_default_timeouts) {
   m.unmount_and_fsck();
 }
 
+// A mount answers lookups of names that do not exist from a listing of the
+// directory it read after a few misses (vfs/dir_names_cache.hpp), kept for
+// the entry timeout: here 60 s, so the listing outlives everything below.
+// Every name A adds afterwards, in every way, and a name B made that A
+// learns of from EEXIST, must be found by A once A's kernel has forgotten
+// its dentries (drop_caches makes it ask the daemon again); removed names
+// must be gone.
+BOOST_AUTO_TEST_CASE(names_made_through_a_are_found_after_its_listing_was_read) {
+  TwoMounts m({"--entry-timeout", "60"});
+  const std::string d = m.a.path("listed"), other = m.a.path("elsewhere");
+  BOOST_REQUIRE_EQUAL(::mkdir(d.c_str(), 0755), 0);
+  BOOST_REQUIRE_EQUAL(::mkdir(other.c_str(), 0755), 0);
+  write_file(d + "/before", "old");
+  write_file(other + "/moving", "moved");
+  // Misses: the daemon reads the listing of d in the background.
+  for (int i = 0; i < 3; ++i) BOOST_REQUIRE_EQUAL(gone(d + "/missing" + std::to_string(i)), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // B makes a name A's listing does not have; A learns of it from EEXIST.
+  BOOST_REQUIRE_EQUAL(::mkdir(m.b.path("listed/from-b").c_str(), 0755), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::mkdir((d + "/from-b").c_str(), 0755)), EEXIST);
+
+  std::set<std::string> want = {"before", "from-b"};
+  for (int i = 0; i < 50; ++i) {
+    const std::string n = "file" + std::to_string(i);
+    int fd = ::open((d + "/" + n).c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    BOOST_REQUIRE_MESSAGE(fd >= 0, "create " << n << ": " << errno_name(errno));
+    ::close(fd);
+    want.insert(n);
+  }
+  BOOST_REQUIRE_EQUAL(err_of(::mkdir((d + "/dir").c_str(), 0755)), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::symlink("before", (d + "/sym").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::mkfifo((d + "/fifo").c_str(), 0644)), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::link((d + "/before").c_str(), (d + "/hard").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rename((other + "/moving").c_str(), (d + "/moved").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rename((d + "/file1").c_str(), (d + "/file1-renamed").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::unlink((d + "/file2").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rmdir((d + "/from-b").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::mkdir((d + "/from-b").c_str(), 0700)), 0);   // made again, here
+  for (const char* n : {"dir", "sym", "fifo", "hard", "moved", "file1-renamed"}) want.insert(n);
+  for (const char* n : {"file1", "file2"}) want.erase(n);
+
+  // Forget every unused dentry, so each stat below is a LOOKUP to the daemon.
+  ::sync();
+  {
+    int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+    BOOST_REQUIRE_MESSAGE(fd >= 0, "open drop_caches: " << errno_name(errno));
+    BOOST_REQUIRE_EQUAL(::write(fd, "2", 1), 1);
+    ::close(fd);
+  }
+  int wrong = 0;
+  for (const auto& n : want) {
+    struct stat st;
+    const bool found = ::lstat((d + "/" + n).c_str(), &st) == 0;
+    wrong += !found;
+    BOOST_CHECK_MESSAGE(found, "A does not find " << n << ", which it made: " << errno_name(errno));
+  }
+  for (const char* n : {"file1", "file2", "missing0"}) BOOST_CHECK_EQUAL(gone(d + "/" + n), "");
+  BOOST_CHECK_EQUAL(stat_path(d + "/moved").st_size, 5);
+  BOOST_CHECK_EQUAL(stat_path(d + "/from-b").st_mode & 07777, 0700u);
+  BOOST_CHECK_MESSAGE(wrong == 0, wrong << " of " << want.size() << " names missing");
+  BOOST_CHECK_MESSAGE(list_dir(d) == want, "A lists " << describe(list_dir(d)));
+  m.unmount_and_fsck();
+}
+
 // ---- 4. O_APPEND from both mounts ----------------------------------------------------
 // Each append lands at the end of the file as of its commit (commit_append),
 // whatever size the appending kernel had cached: no record overwrites another.

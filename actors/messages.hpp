@@ -24,6 +24,7 @@ using rmdir_atom = caf::atom_constant<caf::atom("rmdir")>;
 using rename_atom = caf::atom_constant<caf::atom("rename")>;
 using readlink_atom = caf::atom_constant<caf::atom("readlink")>;
 using readdir_atom = caf::atom_constant<caf::atom("readdir")>;
+using names_atom = caf::atom_constant<caf::atom("names")>;
 using statfs_atom = caf::atom_constant<caf::atom("statfs")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
@@ -115,14 +116,14 @@ class Done {
   Fn fn_;
 };
 using AttrDone = Done<meta::Attr>;
-using EntriesDone = Done<std::vector<meta::Entry>>;
+using NamesDone = Done<std::vector<std::string>>;
 using AttrDonePtr = std::shared_ptr<AttrDone>;
-using EntriesDonePtr = std::shared_ptr<EntriesDone>;
+using NamesDonePtr = std::shared_ptr<NamesDone>;
 }  // namespace s3l
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::SharedBytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::AttrDonePtr)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::EntriesDonePtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::NamesDonePtr)
 
 // Inspectors for the metadata structs: what makes them legal CAF message types.
 namespace s3l::meta {

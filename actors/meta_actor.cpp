@@ -43,7 +43,7 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m)
       },
       [=](readlink_atom, uint64_t ino) { return to_caf_result(m->readlink(ino)); },
       [=](readdir_atom, uint64_t ino) { return to_caf_result(m->readdir(ino)); },
-      [=](readdir_atom, uint64_t ino, const EntriesDonePtr& done) { (*done)(m->readdir(ino)); },
+      [=](names_atom, uint64_t ino, const NamesDonePtr& done) { (*done)(m->entry_names(ino)); },
       [=](statfs_atom) { return to_caf_result(m->statfs()); },
       [=](purge_atom, uint64_t ino) { return to_caf_result(m->purge(ino)); },
       [=](truncate_atom, uint64_t ino, uint64_t size, int64_t now) {

@@ -14,7 +14,7 @@ namespace {
 
 bool is_read_only(caf::atom_value a) {
   using namespace s3l::msg;
-  return a == lookup_atom::value || a == getattr_atom::value || a == readdir_atom::value ||
+  return a == lookup_atom::value || a == getattr_atom::value || a == readdir_atom::value || a == names_atom::value ||
          a == readlink_atom::value || a == statfs_atom::value || a == slices_atom::value ||
          a == dead_atom::value;
 }

@@ -113,6 +113,11 @@ class Meta {
   virtual Result<std::string> readlink(uint64_t ino) = 0;
   // All entries of a directory, ordered by name, without "." and "..".
   virtual Result<std::vector<Entry>> readdir(uint64_t ino) = 0;
+  // Just the names of a directory's entries, in no order, in one statement
+  // without a transaction (for the VFS's directory names cache: far cheaper
+  // than readdir on a large directory). Empty if `ino` has no entries, also
+  // if it is not a directory or does not exist.
+  virtual Result<std::vector<std::string>> entry_names(uint64_t ino) = 0;
   virtual Result<FsStats> statfs() = 0;
   // Frees an inode whose nlink is 0: deletes its slices (blocks whose refcount
   // reaches 0 go to the dead-block queue), its row and its orphan record.

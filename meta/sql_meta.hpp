@@ -56,6 +56,7 @@ class SqlMeta final : public Meta {
                               int64_t now_ns) override;
   Result<std::string> readlink(uint64_t ino) override;
   Result<std::vector<Entry>> readdir(uint64_t ino) override;
+  Result<std::vector<std::string>> entry_names(uint64_t ino) override;
   Result<FsStats> statfs() override;
   Status purge(uint64_t ino) override;
 

@@ -366,6 +366,16 @@ Result<std::vector<Entry>> SqlMeta::readdir(uint64_t ino) {
   });
 }
 
+Result<std::vector<std::string>> SqlMeta::entry_names(uint64_t ino) {
+  return run("entry_names", Tx::kNone, [&]() -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    Query q(*conn_, "SELECT name FROM entries WHERE parent = $1");   // the primary key's index alone
+    q.bind(1, ino);
+    while (q.next()) out.push_back(q.bytes(0));
+    return out;
+  });
+}
+
 Result<FsStats> SqlMeta::statfs() {
   return run("statfs", Tx::kNone, [&]() -> Result<FsStats> {
     FsStats st;

@@ -23,7 +23,7 @@
 //
 // When to load: after enough database misses in the directory since its
 // last listing: one for a directory that had few names, more for a large
-// one (a listing costs about one round trip per few hundred names), so a
+// one (reading the names costs about one round trip per few hundred), so a
 // stray miss in a huge directory does not read all of it.
 //
 // Times are monotonic (mono_ns), not wall-clock. Thread-safe; bounded by the

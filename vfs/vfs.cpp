@@ -71,18 +71,15 @@ void Vfs::note_miss(uint64_t parent) {
   auto load = dir_names_.missed(parent, asked);
   if (!load) return;
   async_begin();   // shutdown waits for it like for any async call
-  auto k = std::make_shared<EntriesDone>([this, parent, asked, id = *load](Result<std::vector<meta::Entry>> r) {
+  auto k = std::make_shared<NamesDone>([this, parent, asked, id = *load](Result<std::vector<std::string>> r) {
     if (r.ok()) {
-      std::vector<std::string> names;
-      names.reserve(r->size());
-      for (auto& e : r.value) names.push_back(std::move(e.name));
-      dir_names_.loaded(parent, id, std::move(names), asked);
+      dir_names_.loaded(parent, id, std::move(r.value), asked);
     } else {
       dir_names_.load_failed(parent);
     }
     async_end();
   });
-  caf::anon_send(meta_, msg::readdir_atom::value, parent, std::move(k));
+  caf::anon_send(meta_, msg::names_atom::value, parent, std::move(k));
 }
 
 void Vfs::note_lookup(const Result<Attr>& r, int64_t asked, uint64_t ticket) {

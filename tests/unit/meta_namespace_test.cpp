@@ -258,6 +258,22 @@ BOOST_AUTO_TEST_CASE(readdir_ordered_and_large) {
                             [](const Entry& a, const Entry& b) { return a.name < b.name; }));
   BOOST_TEST(m->readdir(m->lookup(kRootIno, "a")->ino).err() == ENOTDIR);
   BOOST_TEST(m->readdir(999999).err() == ENOENT);
+  // entry_names: the same names, no attributes, in any order.
+  auto nm = m->entry_names(big.ino);
+  BOOST_REQUIRE(nm.ok());
+  std::vector<std::string> sorted_names = *nm, from_readdir;
+  std::sort(sorted_names.begin(), sorted_names.end());
+  for (const Entry& e : *all) from_readdir.push_back(e.name);
+  BOOST_TEST(sorted_names == from_readdir);
+  auto root_names = m->entry_names(kRootIno);
+  BOOST_REQUIRE(root_names.ok());
+  std::sort(root_names->begin(), root_names->end());
+  std::vector<std::string> root_want = names;
+  root_want.push_back("big");
+  std::sort(root_want.begin(), root_want.end());
+  BOOST_TEST(*root_names == root_want, boost::test_tools::per_element());
+  BOOST_TEST(m->entry_names(m->lookup(kRootIno, "a")->ino)->empty());
+  BOOST_TEST(m->entry_names(999999)->empty());
   BOOST_TEST(m->statfs()->inodes == 10009u);
 }
 

@@ -25,6 +25,7 @@ using rename_atom = caf::atom_constant<caf::atom("rename")>;
 using readlink_atom = caf::atom_constant<caf::atom("readlink")>;
 using readdir_atom = caf::atom_constant<caf::atom("readdir")>;
 using names_atom = caf::atom_constant<caf::atom("names")>;
+using window_atom = caf::atom_constant<caf::atom("lwindow")>;
 using statfs_atom = caf::atom_constant<caf::atom("statfs")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using truncate_atom = caf::atom_constant<caf::atom("truncate")>;
@@ -117,13 +118,16 @@ class Done {
 };
 using AttrDone = Done<meta::Attr>;
 using NamesDone = Done<std::vector<std::string>>;
+using EntriesDone = Done<std::vector<meta::Entry>>;
 using AttrDonePtr = std::shared_ptr<AttrDone>;
 using NamesDonePtr = std::shared_ptr<NamesDone>;
+using EntriesDonePtr = std::shared_ptr<EntriesDone>;
 }  // namespace s3l
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::SharedBytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::AttrDonePtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::NamesDonePtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::EntriesDonePtr)
 
 // Inspectors for the metadata structs: what makes them legal CAF message types.
 namespace s3l::meta {

@@ -3,10 +3,16 @@
 #pragma once
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <memory>
 
 #include "meta/meta.hpp"
 
 namespace s3l {
-caf::actor spawn_meta_actor(caf::actor_system& sys, std::shared_ptr<meta::Meta> m);
+// This mount's completed metadata writes: raised after each change of the
+// namespace, attributes or file contents, before it is answered (for the
+// VFS's lookup windows, vfs/lookup_windows.hpp). May be null.
+using WriteCount = std::shared_ptr<std::atomic<uint64_t>>;
+
+caf::actor spawn_meta_actor(caf::actor_system& sys, std::shared_ptr<meta::Meta> m, WriteCount writes = nullptr);
 }

@@ -15,6 +15,7 @@ namespace {
 bool is_read_only(caf::atom_value a) {
   using namespace s3l::msg;
   return a == lookup_atom::value || a == getattr_atom::value || a == readdir_atom::value || a == names_atom::value ||
+         a == window_atom::value ||
          a == readlink_atom::value || a == statfs_atom::value || a == slices_atom::value ||
          a == dead_atom::value;
 }
@@ -54,7 +55,7 @@ MetaConnSplit split_meta_conns(size_t total, bool serial_writers) {
 bool serializes_writers(const std::string& meta_url) { return meta_url.rfind("sqlite3://", 0) == 0; }
 
 Result<caf::actor> spawn_meta_service(caf::actor_system& sys, const MetaFactory& open,
-                                      size_t readers, size_t writers) {
+                                      size_t readers, size_t writers, WriteCount writes) {
   if (writers == 0) return Status::Error(EINVAL, "the meta service needs at least one writer");
   std::vector<std::shared_ptr<meta::Meta>> conns;
   const size_t total = readers + writers;
@@ -69,7 +70,7 @@ Result<caf::actor> spawn_meta_service(caf::actor_system& sys, const MetaFactory&
   size_t i = 0;
   auto pool = caf::actor_pool::make(
       sys.dummy_execution_unit(), conns.size(),
-      [&] { return spawn_meta_actor(sys, conns[i++]); }, RoutePolicy{readers});
+      [&] { return spawn_meta_actor(sys, conns[i++], writes); }, RoutePolicy{readers});
   return pool;
 }
 

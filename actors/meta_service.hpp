@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "actors/meta_actor.hpp"
 #include "meta/meta.hpp"
 
 namespace s3l {
@@ -36,7 +37,8 @@ MetaConnSplit split_meta_conns(size_t total, bool serial_writers);
 bool serializes_writers(const std::string& meta_url);
 
 // Opens readers + writers connections through `open`; fails if any fails.
+// `writes` (may be null): raised after each write (meta_actor.hpp).
 Result<caf::actor> spawn_meta_service(caf::actor_system& sys, const MetaFactory& open,
-                                      size_t readers, size_t writers);
+                                      size_t readers, size_t writers, WriteCount writes = nullptr);
 
 }  // namespace s3l

@@ -25,6 +25,9 @@
 #   create  open(O_CREAT|O_EXCL) + close, after mkdir of the directories
 #   stat    after unmount + mount of every client: the kernel has no dentry
 #           and no attribute cached, so each stat is one FUSE LOOKUP
+#   stat-random  after another remount: the same stats in a shuffled order
+#           (stat visits names in order, which lookup windows answer in runs
+#           from memory; here every stat is a database round trip)
 #   readdir after another remount: full listing of every directory (the
 #           kernel asks READDIRPLUS: names with attributes); ops = entries
 #   unlink  each file, right after the listing (like rm -r: the kernel sends
@@ -258,6 +261,8 @@ run_config() {
   remount
   ops "$engine" "$layout" stat stat --files "$files" --dirs "$ndirs"
   remount
+  ops "$engine" "$layout" stat-random stat-random --files "$files" --dirs "$ndirs"
+  remount
   ops "$engine" "$layout" readdir readdir --files "$files" --dirs "$ndirs"
   ops "$engine" "$layout" unlink unlink --files "$files" --dirs "$ndirs"
   "$work/meta_ops" rmdirs --dirs "$ndirs" "${mnts[0]}" >/dev/null
@@ -265,14 +270,15 @@ run_config() {
   drop_volume "$engine" "$tag"
 }
 
-# cold_stats ENGINE LABEL N FROM: N stats after a remount, three times; the
-# row is the fastest of the three (1,000 stats take 40-250 ms, so a single
-# try is at the mercy of whatever else the machine does in that moment).
+# cold_stats ENGINE LABEL N FROM [PHASE]: N stats (PHASE stat or stat-random)
+# after a remount, three times; the row is the fastest of the three (1,000
+# stats take 40-250 ms, so a single try is at the mercy of whatever else the
+# machine does in that moment).
 cold_stats() {
-  local engine=$1 label=$2 n=$3 from=$4 best="" t tries=""
+  local engine=$1 label=$2 n=$3 from=$4 phase=${5:-stat} best="" t tries=""
   for _ in 1 2 3; do
     remount
-    read -r _ _ t < <("$work/meta_ops" stat --files "$n" --from "$from" "${mnts[0]}") ||
+    read -r _ _ t < <("$work/meta_ops" "$phase" --files "$n" --from "$from" "${mnts[0]}") ||
       { log "meta_mount: $engine $label failed"; exit 1; }
     tries+=" $t"
     if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; fi
@@ -293,6 +299,7 @@ run_scale() {
   "$work/meta_ops" mkdirs --dirs 1 "${mnts[0]}" >/dev/null
   ops "$engine" scale "create@1k" create --files "$k" --from 0
   cold_stats "$engine" "stat@1k" "$k" 0
+  cold_stats "$engine" "stat-random@1k" "$k" 0 stat-random
   # The fill, in segments of $fill_segment creates with a remount between
   # (see fill_segment above); one row per segment is not worth printing.
   local at=$k seg n t=0 sum=0
@@ -312,6 +319,7 @@ run_scale() {
   fi
   ops "$engine" scale "create@${scale}" create --files "$k" --from $((scale - k))
   cold_stats "$engine" "stat@${scale}" "$k" $((scale - k))
+  cold_stats "$engine" "stat-random@${scale}" "$k" $((scale - k)) stat-random
   unmount_all
   drop_volume "$engine" "$tag"
 }
@@ -344,9 +352,11 @@ if [ "$do_scale" = 1 ]; then
   echo
   echo "directory size: us/op of the last 1,000 (dir holds ~$scale entries) / us/op of the first 1,000 (target <= 1.5)"
   awk -v s="$scale" '$2 == "scale" { us[$1 " " $4] = $6 * 1e6 / $5; e[$1] = 1 }
-    END { for (x in e) for (p = 1; p <= 2; p++) { op = p == 1 ? "create" : "stat"
+    END { for (x in e) for (p = 1; p <= 3; p++) { op = p == 1 ? "create" : p == 2 ? "stat" : "stat-random"
             a = us[x " " op "@1k"]; b = us[x " " op "@" s]
-            if (a > 0) printf "%-8s %-6s %8.1f us -> %8.1f us  ratio %.2f\n", x, op, a, b, b / a } }' "$results"
+            if (a > 0) printf "%-8s %-11s %8.1f us -> %8.1f us  ratio %.2f\n", x, op, a, b, b / a } }' "$results"
 fi
 echo
 echo "targets (PostgreSQL, 1 client, one directory): >= 1,000 creates/s, >= 5,000 stats/s"
+echo "(stat: the files in name order, where lookup windows answer runs of lookups from memory;"
+echo " stat-random: the same files shuffled, every lookup a database round trip)"

@@ -31,6 +31,8 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <random>
+#include <algorithm>
 #include <vector>
 
 namespace {
@@ -51,7 +53,7 @@ struct Params {
 }
 
 [[noreturn]] void usage(const char* msg) {
-  std::fprintf(stderr, "meta_ops: %s\nusage: meta_ops mkdirs|create|stat|readdir|unlink|rmdirs "
+  std::fprintf(stderr, "meta_ops: %s\nusage: meta_ops mkdirs|create|stat|stat-random|readdir|unlink|rmdirs "
                        "[--files N] [--from F] [--dirs D] [--tree NAME] ROOT [ROOT ...]\n", msg);
   std::exit(2);
 }
@@ -130,6 +132,19 @@ long run_client(const Params& p, size_t client) {
       if (!S_ISREG(st.st_mode) || st.st_size != 0) die("stat " + f + ": not an empty regular file", EPROTO);
       ++ops;
     });
+  } else if (p.phase == "stat-random") {
+    // The same files in a shuffled order (fixed seed): no run of lookups in
+    // name order, so no lookup windows (vfs/lookup_windows.hpp).
+    std::vector<long> order;
+    for_own_files(p, client, [&](long i) { order.push_back(i); });
+    std::shuffle(order.begin(), order.end(), std::mt19937(12345u + static_cast<unsigned>(client)));
+    for (long i : order) {
+      std::string f = file_path(p, client, i);
+      struct stat st;
+      if (::stat(f.c_str(), &st) != 0) die("stat " + f, errno);
+      if (!S_ISREG(st.st_mode) || st.st_size != 0) die("stat " + f + ": not an empty regular file", EPROTO);
+      ++ops;
+    }
   } else if (p.phase == "unlink") {
     for_own_files(p, client, [&](long i) {
       std::string f = file_path(p, client, i);

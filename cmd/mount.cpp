@@ -2,6 +2,7 @@
 // (volume, store, mountpoint), mount, detach unless --foreground, then start
 // the actor system and serve FUSE requests until unmounted. On the way out,
 // every dirty byte is committed before the process exits.
+#include <atomic>
 #include <limits.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
@@ -72,8 +73,9 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
   {
     caf::actor_system sys{cfg};
     MetaConnSplit split = split_meta_conns(o.meta_conns, serializes_writers(meta_url));
+    auto meta_writes = std::make_shared<std::atomic<uint64_t>>(0);
     auto service = spawn_meta_service(
-        sys, [&] { return meta::open_meta(meta_url, false); }, split.readers, split.writers);
+        sys, [&] { return meta::open_meta(meta_url, false); }, split.readers, split.writers, meta_writes);
     if (!service.ok()) {
       Status c = meta->close_session(*sid);
       (void)c;
@@ -143,6 +145,7 @@ int serve(const config::MountOptions& o, const std::string& meta_url, const std:
       vc.compact_threshold = o.compact_threshold;
       vc.attr_timeout = o.attr_timeout;
       vc.entry_timeout = o.entry_timeout;
+      vc.meta_writes = meta_writes;
       Vfs vfs(sys, vc, meta_actor, workers, o.buffer_size);
       fs.attach(&vfs);
       spdlog::info("volume '{}' mounted on {} (session {})", v->settings.name, mnt, *sid);

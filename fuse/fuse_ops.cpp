@@ -103,6 +103,17 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   // trip, and the kernel keeps the answer only for what is left of it.
   if (auto left_ns = vfs(req).known_absent(parent, name))
     return reply_absent(req, std::min(ctx(req).entry_timeout, static_cast<double>(*left_ns) / 1e9));
+  // From a lookup window (a run of lookups in name order): the same, and
+  // the attributes too only for what is left of their timeout.
+  if (auto hit = vfs(req).lookup_from_window(parent, name)) {
+    const double entry_left = std::min(ctx(req).entry_timeout, static_cast<double>(hit->entry_left_ns) / 1e9);
+    if (!hit->attr) return reply_absent(req, entry_left);
+    fuse_entry_param e = to_entry(req, *hit->attr);
+    e.entry_timeout = entry_left;
+    e.attr_timeout = std::min(ctx(req).attr_timeout, static_cast<double>(hit->attr_left_ns) / 1e9);
+    fuse_reply_entry(req, &e);
+    return;
+  }
   vfs(req).lookup_async(parent, name, [req](Result<meta::Attr> r) {
     if (!r.ok() && r.err() == ENOENT) return reply_absent(req, ctx(req).entry_timeout);
     reply_entry(req, r);

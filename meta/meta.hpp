@@ -118,6 +118,11 @@ class Meta {
   // than readdir on a large directory). Empty if `ino` has no entries, also
   // if it is not a directory or does not exist.
   virtual Result<std::vector<std::string>> entry_names(uint64_t ino) = 0;
+  // Up to `limit` entries of directory `ino` whose names are >= `from`,
+  // ordered by name, with attributes, in one statement (the VFS's lookup
+  // windows: one round trip answers a run of lookups in name order). Empty
+  // if there are none, also if `ino` is not a directory or does not exist.
+  virtual Result<std::vector<Entry>> entries_from(uint64_t ino, const std::string& from, uint32_t limit) = 0;
   virtual Result<FsStats> statfs() = 0;
   // Frees an inode whose nlink is 0: deletes its slices (blocks whose refcount
   // reaches 0 go to the dead-block queue), its row and its orphan record.

@@ -57,6 +57,7 @@ class SqlMeta final : public Meta {
   Result<std::string> readlink(uint64_t ino) override;
   Result<std::vector<Entry>> readdir(uint64_t ino) override;
   Result<std::vector<std::string>> entry_names(uint64_t ino) override;
+  Result<std::vector<Entry>> entries_from(uint64_t ino, const std::string& from, uint32_t limit) override;
   Result<FsStats> statfs() override;
   Status purge(uint64_t ino) override;
 

@@ -376,6 +376,17 @@ Result<std::vector<std::string>> SqlMeta::entry_names(uint64_t ino) {
   });
 }
 
+Result<std::vector<Entry>> SqlMeta::entries_from(uint64_t ino, const std::string& from, uint32_t limit) {
+  return run("entries_from", Tx::kNone, [&]() -> Result<std::vector<Entry>> {
+    std::vector<Entry> out;
+    Query q(*conn_, "SELECT e.name, " S3L_INODE_COLS_I " FROM entries e JOIN inodes i ON i.ino = e.ino"
+                    " WHERE e.parent = $1 AND e.name >= $2 ORDER BY e.name LIMIT $3");
+    q.bind(1, ino).blob(2, from).bind(3, limit);
+    while (q.next()) out.push_back(Entry{q.bytes(0), read_inode(q, 1).attr});
+    return out;
+  });
+}
+
 Result<FsStats> SqlMeta::statfs() {
   return run("statfs", Tx::kNone, [&]() -> Result<FsStats> {
     FsStats st;

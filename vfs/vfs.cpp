@@ -24,7 +24,9 @@ Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers wo
       budget_(std::make_shared<WriteBudget>(buffer_limit, [this] { cut_all(); })),
       bridge_(sys),
       dir_attrs_(static_cast<int64_t>(cfg_.attr_timeout * 1e9), kDirAttrEntries),
-      dir_names_(static_cast<int64_t>(cfg_.entry_timeout * 1e9), kDirNames) {}
+      dir_names_(static_cast<int64_t>(cfg_.entry_timeout * 1e9), kDirNames),
+      windows_(cfg_.meta_writes ? static_cast<int64_t>(cfg_.entry_timeout * 1e9) : 0,
+               static_cast<int64_t>(cfg_.attr_timeout * 1e9)) {}
 
 Vfs::~Vfs() = default;
 
@@ -59,11 +61,44 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
     }
     done(std::move(r));
   }));
-  caf::anon_send(meta_, msg::lookup_atom::value, parent, name, std::move(k));
+  if (!windows_.want_window(parent, name)) {
+    caf::anon_send(meta_, msg::lookup_atom::value, parent, name, std::move(k));
+    return;
+  }
+  // Ascending run: this name and the next ones in one round trip. Whatever
+  // the window does not answer for sure (the name is not its first entry:
+  // missing, or the parent is not a directory) is asked the usual way.
+  const int64_t w_asked = mono_ns();
+  const uint64_t w_writes = cfg_.meta_writes->load(std::memory_order_acquire);
+  async_begin();
+  auto w = std::make_shared<EntriesDone>([this, parent, name, w_asked, w_writes, k](Result<std::vector<meta::Entry>> r) {
+    if (r.ok() && !r->empty() && r->front().name == name) {
+      Attr a = r->front().attr;
+      windows_.put(parent, name, std::move(r.value), w_asked, w_writes);
+      (*k)(Result<Attr>(a));
+    } else {
+      if (r.ok()) windows_.put(parent, name, std::move(r.value), w_asked, w_writes);
+      caf::anon_send(meta_, msg::lookup_atom::value, parent, name, k);
+    }
+    async_end();
+  });
+  caf::anon_send(meta_, msg::window_atom::value, parent, name, LookupWindows::kRun, std::move(w));
 }
 
 std::optional<int64_t> Vfs::known_absent(uint64_t parent, const std::string& name) {
   return dir_names_.absent(parent, name, mono_ns());
+}
+
+std::optional<LookupWindows::Hit> Vfs::lookup_from_window(uint64_t parent, const std::string& name) {
+  if (!cfg_.meta_writes || name == "." || name == "..") return std::nullopt;
+  auto h = windows_.find(parent, name, mono_ns(), cfg_.meta_writes->load(std::memory_order_acquire));
+  if (!h) return std::nullopt;
+  if (h->attr) {
+    // Open here with a running handle: the handle knows the size.
+    if (S_ISREG(h->attr->mode) && handle_of(h->attr->ino)) return std::nullopt;
+    count_lookup(h->attr->ino);
+  }
+  return h;
 }
 
 void Vfs::note_miss(uint64_t parent) {

@@ -19,10 +19,12 @@
 
 #include "actors/bridge.hpp"
 #include "actors/inode_handle.hpp"
+#include "actors/meta_actor.hpp"
 #include "actors/store_workers.hpp"
 #include "actors/write_budget.hpp"
 #include "vfs/dir_attr_cache.hpp"
 #include "vfs/dir_names_cache.hpp"
+#include "vfs/lookup_windows.hpp"
 #include "meta/types.hpp"
 #include "util/result.hpp"
 
@@ -37,6 +39,7 @@ struct VfsConfig {
   uint64_t compact_threshold = 24;
   double attr_timeout = 1.0;      // seconds; also bounds the directory attribute cache (0: off)
   double entry_timeout = 1.0;     // seconds; also bounds the directory names cache (0: off)
+  WriteCount meta_writes;         // the meta service's (meta_actor.hpp); null: no lookup windows
 };
 
 // A directory listing taken at opendir, served by offset to readdir.
@@ -81,6 +84,10 @@ class Vfs {
   // If this mount knows that `parent` has no entry `name` (a recent listing,
   // DirNamesCache): how long (ns) the kernel may remember that. No waiting.
   std::optional<int64_t> known_absent(uint64_t parent, const std::string& name);
+  // The answer from a lookup window (LookupWindows), if one covers the name
+  // and may be used: an entry (its kernel lookup counted here) or "absent",
+  // with what is left of the timeouts. No waiting.
+  std::optional<LookupWindows::Hit> lookup_from_window(uint64_t parent, const std::string& name);
   void mknod_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
                    uint64_t rdev, const std::string& symlink_target, AttrCallback done);
   void create_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
@@ -156,6 +163,7 @@ class Vfs {
   Bridge bridge_;
   DirAttrCache dir_attrs_;
   DirNamesCache dir_names_;
+  LookupWindows windows_;
 
   std::mutex mu_;  // guards the three tables below
   std::map<uint64_t, OpenInode> open_;

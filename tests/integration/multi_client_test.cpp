@@ -567,6 +567,16 @@ BOOST_AUTO_TEST_CASE(namespace_changes_visible_within_default_timeouts) {
   m.unmount_and_fsck();
 }
 
+namespace {
+void drop_dentries() {   // every unused dentry goes: the next lookups reach the daemon
+  ::sync();
+  int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+  BOOST_REQUIRE_MESSAGE(fd >= 0, "open drop_caches: " << errno_name(errno));
+  BOOST_REQUIRE_EQUAL(::write(fd, "2", 1), 1);
+  ::close(fd);
+}
+}  // namespace
+
 // A mount answers lookups of names that do not exist from a listing of the
 // directory it read after a few misses (vfs/dir_names_cache.hpp), kept for
 // the entry timeout: here 60 s, so the listing outlives everything below.
@@ -608,14 +618,7 @@ BOOST_AUTO_TEST_CASE(names_made_through_a_are_found_after_its_listing_was_read) 
   for (const char* n : {"dir", "sym", "fifo", "hard", "moved", "file1-renamed"}) want.insert(n);
   for (const char* n : {"file1", "file2"}) want.erase(n);
 
-  // Forget every unused dentry, so each stat below is a LOOKUP to the daemon.
-  ::sync();
-  {
-    int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-    BOOST_REQUIRE_MESSAGE(fd >= 0, "open drop_caches: " << errno_name(errno));
-    BOOST_REQUIRE_EQUAL(::write(fd, "2", 1), 1);
-    ::close(fd);
-  }
+  drop_dentries();   // each stat below is a LOOKUP to the daemon
   int wrong = 0;
   for (const auto& n : want) {
     struct stat st;
@@ -628,6 +631,63 @@ BOOST_AUTO_TEST_CASE(names_made_through_a_are_found_after_its_listing_was_read) 
   BOOST_CHECK_EQUAL(stat_path(d + "/from-b").st_mode & 07777, 0700u);
   BOOST_CHECK_MESSAGE(wrong == 0, wrong << " of " << want.size() << " names missing");
   BOOST_CHECK_MESSAGE(list_dir(d) == want, "A lists " << describe(list_dir(d)));
+  m.unmount_and_fsck();
+}
+
+// Lookups in name order are answered from lookup windows (vfs/
+// lookup_windows.hpp), kept here up to the 60 s timeouts. After A changes
+// files a window covers, A's next lookups must show every change at once:
+// a window is not used once a write of this mount has completed.
+BOOST_AUTO_TEST_CASE(lookups_in_name_order_on_a_show_a_changes_at_once) {
+  TwoMounts m({"--entry-timeout", "60", "--attr-timeout", "60"});
+  const std::string d = m.a.path("ordered");
+  BOOST_REQUIRE_EQUAL(::mkdir(d.c_str(), 0755), 0);
+  auto name = [](int i) {
+    char b[16];
+    std::snprintf(b, sizeof b, "f%03d", i);
+    return std::string(b);
+  };
+  for (int i = 100; i < 200; ++i) write_file(m.b.path("ordered/" + name(i)), "x");   // made on B
+  // In name order: the last window A reads covers f1xx up to the end.
+  for (int i = 100; i < 200; ++i) stat_path(d + "/" + name(i));
+
+  BOOST_REQUIRE_EQUAL(err_of(::chmod((d + "/" + name(190)).c_str(), 0600)), 0);
+  write_file(d + "/" + name(191), "hello");
+  BOOST_REQUIRE_EQUAL(err_of(::unlink((d + "/" + name(192)).c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::rename((d + "/" + name(193)).c_str(), (d + "/" + name(193) + "-renamed").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::link((d + "/" + name(194)).c_str(), (d + "/" + name(195) + "-linked").c_str())), 0);
+  drop_dentries();
+  BOOST_CHECK_EQUAL(stat_path(d + "/" + name(190)).st_mode & 07777, 0600u);
+  BOOST_CHECK_EQUAL(stat_path(d + "/" + name(191)).st_size, 5);
+  BOOST_CHECK_EQUAL(gone(d + "/" + name(192)), "");
+  BOOST_CHECK_EQUAL(gone(d + "/" + name(193)), "");
+  BOOST_CHECK_EQUAL(err_of(::access((d + "/" + name(193) + "-renamed").c_str(), F_OK)), 0);
+  BOOST_CHECK_EQUAL(stat_path(d + "/" + name(194)).st_nlink, 2u);
+  BOOST_CHECK_EQUAL(err_of(::access((d + "/" + name(195) + "-linked").c_str(), F_OK)), 0);
+  BOOST_CHECK_EQUAL(stat_path(d + "/" + name(199)).st_size, 1);
+  m.unmount_and_fsck();
+}
+
+// The other half: B's windows must not hide A's changes past B's timeouts.
+BOOST_AUTO_TEST_CASE(lookups_in_name_order_on_b_see_a_changes_within_the_timeouts) {
+  TwoMounts m({"--attr-timeout", "0.2", "--entry-timeout", "0.2"});
+  BOOST_REQUIRE_EQUAL(::mkdir(m.a.path("ordered").c_str(), 0755), 0);
+  auto name = [](int i) { return "f" + std::to_string(i); };
+  for (int i = 100; i < 200; ++i) write_file(m.a.path("ordered/" + name(i)), "x");
+  const std::string b = m.b.path("ordered");
+  for (int i = 100; i < 200; ++i) stat_path(b + "/" + name(i));   // in name order: windows on B
+  BOOST_REQUIRE_EQUAL(err_of(::chmod(m.a.path("ordered/f190").c_str(), 0600)), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::unlink(m.a.path("ordered/f192").c_str())), 0);
+  write_file(m.a.path("ordered/f192x"), "new");
+  const auto changed = Clock::now();
+  wait_visible("chmod f190", [&] {
+    return (stat_path(b + "/f190").st_mode & 07777) == 0600 ? "" : std::string("old mode");
+  }, changed, 0.6);
+  wait_visible("unlink f192", [&] { return gone(b + "/f192"); }, changed, 0.6);
+  wait_visible("create f192x", [&] {
+    struct stat st;
+    return ::lstat((b + "/f192x").c_str(), &st) == 0 ? "" : "lstat: " + errno_name(errno);
+  }, changed, 0.6);
   m.unmount_and_fsck();
 }
 

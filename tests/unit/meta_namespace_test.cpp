@@ -274,6 +274,24 @@ BOOST_AUTO_TEST_CASE(readdir_ordered_and_large) {
   BOOST_TEST(*root_names == root_want, boost::test_tools::per_element());
   BOOST_TEST(m->entry_names(m->lookup(kRootIno, "a")->ino)->empty());
   BOOST_TEST(m->entry_names(999999)->empty());
+  // entries_from: a run of entries in name order, from a name on.
+  auto run = m->entries_from(big.ino, "file-5", 3);
+  BOOST_REQUIRE(run.ok());
+  BOOST_REQUIRE(run->size() == 3u);
+  BOOST_TEST((*run)[0].name == "file-5");   // "file-5" < "file-50" < "file-500"
+  BOOST_TEST((*run)[1].name == "file-50");
+  BOOST_TEST((*run)[2].name == "file-500");
+  BOOST_TEST((*run)[0].attr.ino == m->lookup(big.ino, "file-5")->ino);
+  BOOST_TEST((*run)[0].attr.mode == m->lookup(big.ino, "file-5")->mode);
+  auto between = m->entries_from(big.ino, "file-5\x01", 1);   // not a name: the next one
+  BOOST_REQUIRE(between.ok());
+  BOOST_REQUIRE(between->size() == 1u);
+  BOOST_TEST((*between)[0].name == "file-50");
+  auto tail = m->entries_from(big.ino, "file-9999", 10);
+  BOOST_REQUIRE(tail.ok());
+  BOOST_TEST(tail->size() == 1u);   // the last name; nothing after it
+  BOOST_TEST(m->entries_from(big.ino, "zzz", 10)->empty());
+  BOOST_TEST(m->entries_from(999999, "", 10)->empty());
   BOOST_TEST(m->statfs()->inodes == 10009u);
 }
 

@@ -250,8 +250,10 @@ void Vfs::mknod_async(uint64_t parent, const std::string& name, uint32_t mode, u
 }
 
 void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, const std::string& name, int64_t now) {
-  // EEXIST: another client made it since this mount's listing was read.
-  if (r.ok() || r.err() == EEXIST) dir_names_.added(parent, name);
+  // Whatever the outcome: EEXIST means another client made it since the
+  // names were read, and after an error (EIO after a lost connection) it may
+  // exist. A name that does not exist only costs a database lookup.
+  dir_names_.added(parent, name);
   if (r.ok()) {
     count_lookup(r->ino);
     const uint64_t ticket = dir_attrs_.ticket();   // the new directory itself: nothing raced with it
@@ -265,7 +267,7 @@ void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, const std::string& 
 Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
   const int64_t now = now_ns();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::link_atom::value, ino, parent, name, now);
-  if (r.ok() || r.err() == EEXIST) dir_names_.added(parent, name);
+  dir_names_.added(parent, name);   // whatever the outcome (see note_mknod)
   if (r.ok()) {
     count_lookup(r->ino);
     dir_attrs_.entries_changed(parent, now, 0);
@@ -299,10 +301,10 @@ Status Vfs::rename(uint64_t parent, const std::string& name, uint64_t new_parent
                                             name, new_parent, new_name, flags, cfg_.session,
                                             now_ns());
   dir_attrs_.clear();   // both parents, a moved or replaced directory: rare enough to forget all
-  if (r.ok()) {
-    if (!(flags & meta::kRenameExchange)) dir_names_.removed(parent, name);   // exchange: both names stay
-    dir_names_.added(new_parent, new_name);
-  }
+  // The new name whatever the outcome (see note_mknod); the old one goes
+  // only after a rename that surely happened (exchange: both names stay).
+  if (r.ok() && !(flags & meta::kRenameExchange)) dir_names_.removed(parent, name);
+  dir_names_.added(new_parent, new_name);
   if (r.ok() && r->replaced_ino && r->replaced_nlink == 0) became_orphan(r->replaced_ino);
   return r.status;
 }

@@ -36,13 +36,20 @@ std::optional<LookupWindows::Hit> LookupWindows::find(uint64_t dir, const std::s
   return h;
 }
 
-bool LookupWindows::want_window(uint64_t dir, const std::string& name) {
+bool LookupWindows::want_window(uint64_t dir, const std::string& name, uint64_t writes) {
   if (entry_ttl_ns_ <= 0 || attr_ttl_ns_ <= 0) return false;
   std::lock_guard<std::mutex> lk(mu_);
   Dir& d = dir_state(dir);
-  d.ascending = name > d.last ? d.ascending + 1 : 0;
+  d.ascending = name > d.last && writes == d.writes_at_last ? d.ascending + 1 : 0;
   d.last = name;
+  d.writes_at_last = writes;
   return d.ascending >= kAscendingBeforeWindow;
+}
+
+void LookupWindows::missed(uint64_t dir) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = dirs_.find(dir);
+  if (it != dirs_.end()) it->second.ascending = 0;
 }
 
 void LookupWindows::put(uint64_t dir, const std::string& from, std::vector<meta::Entry> run, int64_t asked_ns,

@@ -48,8 +48,13 @@ class LookupWindows {
   std::optional<Hit> find(uint64_t dir, const std::string& name, int64_t now_ns, uint64_t writes);
 
   // A lookup of `name` in `dir` goes to the database: true if it should ask
-  // for a window (this lookup continues an ascending run in `dir`).
-  bool want_window(uint64_t dir, const std::string& name);
+  // for a window. That is when this lookup continues an ascending run of
+  // lookups in `dir` that found their entries, with no write of this mount
+  // completed in between (`writes` as in find()): a run of creates (misses,
+  // each followed by a write) would only throw its windows away.
+  bool want_window(uint64_t dir, const std::string& name, uint64_t writes);
+  // The database had no entry `name` in `dir`: the run is broken.
+  void missed(uint64_t dir);
 
   // The answer of Meta::entries_from(dir, from, kRun), asked for at
   // `asked_ns` when the write count was `writes`.
@@ -61,6 +66,7 @@ class LookupWindows {
   struct Dir {
     std::string last;        // the last name looked up in the database here
     int ascending = 0;       // how many lookups in a row were in ascending order
+    uint64_t writes_at_last = 0;   // the write count at the last of them
     bool has_window = false;
     std::string from;        // the window covers names in [from, entries.back()],
     bool to_end = false;     // or [from, +inf) when it holds fewer than kRun entries

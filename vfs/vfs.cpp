@@ -49,7 +49,10 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
   const uint64_t ticket = dir_attrs_.ticket();
   auto k = std::make_shared<AttrDone>(tracked([this, parent, asked, ticket, done = std::move(done)](Result<Attr> r) {
     note_lookup(r, asked, ticket);
-    if (r.err() == ENOENT) note_miss(parent);
+    if (r.err() == ENOENT) {
+      note_miss(parent);
+      windows_.missed(parent);
+    }
     // An open file with a running handle: its size may include bytes still
     // buffered there, and asking the handle blocks (not on a meta thread).
     if (r.ok() && S_ISREG(r->mode) && handle_of(r->ino)) {
@@ -61,7 +64,8 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
     }
     done(std::move(r));
   }));
-  if (!windows_.want_window(parent, name)) {
+  const uint64_t w_writes = cfg_.meta_writes ? cfg_.meta_writes->load(std::memory_order_acquire) : 0;
+  if (!windows_.want_window(parent, name, w_writes)) {
     caf::anon_send(meta_, msg::lookup_atom::value, parent, name, std::move(k));
     return;
   }
@@ -69,7 +73,6 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
   // the window does not answer for sure (the name is not its first entry:
   // missing, or the parent is not a directory) is asked the usual way.
   const int64_t w_asked = mono_ns();
-  const uint64_t w_writes = cfg_.meta_writes->load(std::memory_order_acquire);
   async_begin();
   auto w = std::make_shared<EntriesDone>([this, parent, name, w_asked, w_writes, k](Result<std::vector<meta::Entry>> r) {
     if (r.ok() && !r->empty() && r->front().name == name) {

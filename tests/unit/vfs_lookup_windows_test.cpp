@@ -30,12 +30,27 @@ std::vector<Entry> run(const std::vector<std::string>& names) {
 
 BOOST_AUTO_TEST_CASE(only_an_ascending_run_asks_for_a_window) {
   LookupWindows w(kSec, kSec);
-  BOOST_TEST(!w.want_window(1, "b"));
-  BOOST_TEST(!w.want_window(1, "c"));
-  BOOST_TEST(w.want_window(1, "d"));    // third in a row
-  BOOST_TEST(!w.want_window(1, "a"));   // order broken: start again
-  BOOST_TEST(!w.want_window(1, "b"));
-  BOOST_TEST(!w.want_window(2, "z"));   // per directory
+  BOOST_TEST(!w.want_window(1, "b", 0));
+  BOOST_TEST(!w.want_window(1, "c", 0));
+  BOOST_TEST(w.want_window(1, "d", 0));    // third in a row
+  BOOST_TEST(!w.want_window(1, "a", 0));   // order broken: start again
+  BOOST_TEST(!w.want_window(1, "b", 0));
+  BOOST_TEST(!w.want_window(2, "z", 0));   // per directory
+}
+
+// Creates look up names that do not exist, each followed by a write: such
+// a run must not ask for windows (they would be thrown away at once).
+BOOST_AUTO_TEST_CASE(misses_or_writes_in_between_break_the_run) {
+  LookupWindows w(kSec, kSec);
+  BOOST_TEST(!w.want_window(1, "a", 0));
+  BOOST_TEST(!w.want_window(1, "b", 1));   // a write since "a"
+  BOOST_TEST(!w.want_window(1, "c", 2));
+  BOOST_TEST(!w.want_window(1, "d", 3));
+  BOOST_TEST(!w.want_window(1, "e", 3));
+  BOOST_TEST(!w.want_window(1, "f", 3));
+  BOOST_TEST(w.want_window(1, "g", 3));    // the third after "d" without a write
+  w.missed(1);                             // "g" did not exist
+  BOOST_TEST(!w.want_window(1, "h", 3));
 }
 
 BOOST_AUTO_TEST_CASE(answers_inside_the_window_only) {
@@ -85,7 +100,7 @@ BOOST_AUTO_TEST_CASE(never_after_a_write_here_or_past_a_timeout) {
 
 BOOST_AUTO_TEST_CASE(a_zero_timeout_turns_it_off) {
   LookupWindows w(0, kSec);
-  for (const char* n : {"a", "b", "c", "d"}) BOOST_TEST(!w.want_window(1, n));
+  for (const char* n : {"a", "b", "c", "d"}) BOOST_TEST(!w.want_window(1, n, 0));
   w.put(1, "a", run({"a"}), 10 * kSec, 0);
   BOOST_TEST(!w.find(1, "a", 10 * kSec + 1, 0));
 }

@@ -119,15 +119,18 @@ class Done {
 using AttrDone = Done<meta::Attr>;
 using NamesDone = Done<std::vector<std::string>>;
 using EntriesDone = Done<std::vector<meta::Entry>>;
+using UnlinkDone = Done<meta::UnlinkResult>;
 using AttrDonePtr = std::shared_ptr<AttrDone>;
 using NamesDonePtr = std::shared_ptr<NamesDone>;
 using EntriesDonePtr = std::shared_ptr<EntriesDone>;
+using UnlinkDonePtr = std::shared_ptr<UnlinkDone>;
 }  // namespace s3l
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::SharedBytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::AttrDonePtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::NamesDonePtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::EntriesDonePtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(s3l::UnlinkDonePtr)
 
 // Inspectors for the metadata structs: what makes them legal CAF message types.
 namespace s3l::meta {

@@ -41,6 +41,10 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m,
       [=](unlink_atom, uint64_t parent, const std::string& name, uint64_t session, int64_t now) {
         return to_caf_result(wrote(m->unlink(parent, name, session, now)));
       },
+      [=](unlink_atom, uint64_t parent, const std::string& name, uint64_t session, int64_t now,
+          const UnlinkDonePtr& done) {
+        (*done)(wrote(m->unlink(parent, name, session, now)));
+      },
       [=](rmdir_atom, uint64_t parent, const std::string& name, int64_t now) {
         return to_caf_result(wrote(m->rmdir(parent, name, now)));
       },
@@ -55,7 +59,7 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m,
       },
       [=](names_atom, uint64_t ino, const NamesDonePtr& done) { (*done)(m->entry_names(ino)); },
       [=](statfs_atom) { return to_caf_result(m->statfs()); },
-      [=](purge_atom, uint64_t ino) { return to_caf_result(wrote(m->purge(ino))); },
+      [=](purge_atom, const std::vector<uint64_t>& inos) { return to_caf_result(wrote(m->purge(inos))); },
       [=](truncate_atom, uint64_t ino, uint64_t size, int64_t now) {
         return to_caf_result(wrote(m->truncate(ino, size, now)));
       },

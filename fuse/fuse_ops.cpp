@@ -212,9 +212,10 @@ void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  Status s = vfs(req).unlink(parent, name);
-  if (!s.ok()) return reply_err(req, s);
-  fuse_reply_err(req, 0);
+  vfs(req).unlink_async(parent, name, [req](Status s) {
+    if (!s.ok()) return reply_err(req, s);
+    fuse_reply_err(req, 0);
+  });
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {

@@ -127,7 +127,10 @@ class Meta {
   // Frees an inode whose nlink is 0: deletes its slices (blocks whose refcount
   // reaches 0 go to the dead-block queue), its row and its orphan record.
   // A no-op (Ok) if nlink > 0 or the inode is already gone.
-  virtual Status purge(uint64_t ino) = 0;
+  Status purge(uint64_t ino) { return purge(std::vector<uint64_t>{ino}); }
+  // The same for several inodes in one transaction (the VFS batches the
+  // purges of a burst of unlinks: one commit instead of one per file).
+  virtual Status purge(const std::vector<uint64_t>& inos) = 0;
 
   // ---- file data -----------------------------------------------------------
   // Sets the size. Shrinking drops slices wholly beyond the new size and adds a

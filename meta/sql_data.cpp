@@ -67,22 +67,38 @@ uint64_t SqlMeta::next_ord(uint64_t ino, uint64_t chunk) {
 }
 
 void SqlMeta::release_slices(const std::string& set, int64_t key, int64_t now) {
+  release_slices(set, std::vector<int64_t>{key}, now);
+}
+
+void SqlMeta::release_slices(const std::string& set, const std::vector<int64_t>& keys, int64_t now) {
   const std::string blocks_of_set = "SELECT sb.block_id FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ")";
+  const int at_now = static_cast<int>(keys.size()) + 1;   // `now` follows the set's parameters
+  auto bind_keys = [&](Query& q) -> Query& {
+    for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
+    return q;
+  };
   // One reference per slice_blocks row, and the rows go in the same
   // transaction: a reference can never be dropped twice.
-  Query(*conn_, "UPDATE blocks SET refs = refs - c.n FROM (SELECT sb.block_id, COUNT(*) AS n "
-                "FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ") GROUP BY sb.block_id) AS c "
-                "WHERE blocks.id = c.block_id")
-      .bind(1, key).later();
+  {
+    Query q(*conn_, "UPDATE blocks SET refs = refs - c.n FROM (SELECT sb.block_id, COUNT(*) AS n "
+                    "FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ") GROUP BY sb.block_id) AS c "
+                    "WHERE blocks.id = c.block_id");
+    bind_keys(q).later();
+  }
   // Queued (Query::later): they run in this order, before anything the
   // transaction reads next, and share one round trip.
-  Query(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) "
-                "SELECT id, slice_id, idx, size, CAST($2 AS BIGINT) FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set +
-                ") ON CONFLICT (block_id) DO NOTHING")
-      .bind(1, key).bind(2, now).later();
-  Query(*conn_, "DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")").bind(1, key).later();
-  Query(*conn_, "DELETE FROM slice_blocks WHERE slice_id IN (" + set + ")").bind(1, key).later();
-  Query(*conn_, "DELETE FROM slices WHERE id IN (" + set + ")").bind(1, key).later();
+  {
+    Query q(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) "
+                    "SELECT id, slice_id, idx, size, CAST($" + std::to_string(at_now) + " AS BIGINT) FROM blocks "
+                    "WHERE refs <= 0 AND id IN (" + blocks_of_set + ") ON CONFLICT (block_id) DO NOTHING");
+    bind_keys(q).bind(at_now, now).later();
+  }
+  for (const std::string& sql : {"DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")",
+                                 "DELETE FROM slice_blocks WHERE slice_id IN (" + set + ")",
+                                 "DELETE FROM slices WHERE id IN (" + set + ")"}) {
+    Query q(*conn_, sql);
+    bind_keys(q).later();
+  }
 }
 
 void SqlMeta::bury_blocks(const std::vector<Block>& blocks, uint64_t slice_id, int64_t now) {
@@ -352,27 +368,62 @@ Result<std::vector<Slice>> SqlMeta::chunk_slices(uint64_t ino, uint64_t chunk) {
   });
 }
 
-Status SqlMeta::purge(uint64_t ino) {
+Status SqlMeta::purge(const std::vector<uint64_t>& inos) {
+  if (inos.empty()) return Status::Ok();
   return run("purge", Tx::kWrite, [&]() -> Status {
-    purge_in_tx(ino, now_ns());
+    purge_in_tx(inos, now_ns());
     return Status::Ok();
   });
 }
 
-void SqlMeta::purge_in_tx(uint64_t ino, int64_t now) {
-  auto n = load_inode(ino);
-  if (!n) {
-    Query(*conn_, "DELETE FROM orphans WHERE ino = $1").bind(1, ino).later();
-    return;
+void SqlMeta::purge_in_tx(uint64_t ino, int64_t now) { purge_in_tx(std::vector<uint64_t>{ino}, now); }
+
+// Inodes go kPurgeBatch at a time, each statement naming all of them through
+// a fixed list of parameters ($1..$kPurgeBatch, unused ones 0: no inode has
+// that number): one statement text per step, prepared once, whatever the
+// batch holds. A batch costs about what one inode used to.
+void SqlMeta::purge_in_tx(const std::vector<uint64_t>& inos, int64_t now) {
+  constexpr size_t kPurgeBatch = 32;
+  std::string list;
+  for (size_t i = 1; i <= kPurgeBatch; ++i) list += (i > 1 ? ",$" : "$") + std::to_string(i);
+  auto keys_of = [&](const std::vector<uint64_t>& v) {
+    std::vector<int64_t> k(kPurgeBatch, 0);
+    for (size_t i = 0; i < v.size(); ++i) k[i] = static_cast<int64_t>(v[i]);
+    return k;
+  };
+  auto each = [&](const std::string& sql, const std::vector<int64_t>& keys) {
+    Query q(*conn_, sql);
+    for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
+    q.later();
+  };
+  for (size_t from = 0; from < inos.size(); from += kPurgeBatch) {
+    std::vector<uint64_t> asked(inos.begin() + from, inos.begin() + std::min(inos.size(), from + kPurgeBatch));
+    std::vector<uint64_t> gone, free;   // no inode row any more / nlink 0: purge
+    int64_t bytes = 0;
+    {
+      std::vector<uint64_t> found;
+      Query q(*conn_, "SELECT ino, nlink, mode, size FROM inodes WHERE ino IN (" + list + ")");
+      const auto keys = keys_of(asked);
+      for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
+      while (q.next()) {
+        const uint64_t ino = q.u64(0);
+        found.push_back(ino);
+        if (q.u64(1) > 0 || ino == kRootIno) continue;   // linked again, or the root: not an orphan
+        free.push_back(ino);
+        if ((q.u32(2) & S_IFMT) == S_IFREG) bytes += static_cast<int64_t>(q.u64(3));
+      }
+      for (uint64_t ino : asked)
+        if (std::find(found.begin(), found.end(), ino) == found.end()) gone.push_back(ino);
+    }
+    if (!gone.empty()) each("DELETE FROM orphans WHERE ino IN (" + list + ")", keys_of(gone));
+    if (free.empty()) continue;
+    const auto keys = keys_of(free);
+    release_slices("SELECT id FROM slices WHERE ino IN (" + list + ")", keys, now);
+    for (const char* table : {"chunks", "symlinks", "xattrs", "locks", "orphans", "inodes"})
+      each(std::string("DELETE FROM ") + table + " WHERE ino IN (" + list + ")", keys);
+    add_counter("inodes", -static_cast<int64_t>(free.size()));
+    add_counter("used_bytes", -bytes);
   }
-  if (n->attr.nlink > 0 || ino == kRootIno) return;
-  release_slices("SELECT id FROM slices WHERE ino = $1", static_cast<int64_t>(ino), now);
-  for (const char* sql : {"DELETE FROM chunks WHERE ino = $1", "DELETE FROM symlinks WHERE ino = $1",
-                          "DELETE FROM xattrs WHERE ino = $1", "DELETE FROM locks WHERE ino = $1",
-                          "DELETE FROM orphans WHERE ino = $1", "DELETE FROM inodes WHERE ino = $1"})
-    Query(*conn_, sql).bind(1, ino).later();
-  add_counter("inodes", -1);
-  if ((n->attr.mode & S_IFMT) == S_IFREG) add_counter("used_bytes", -static_cast<int64_t>(n->attr.size));
 }
 
 // ---- compaction: a fragmented chunk rewritten as one slice; the swap succeeds

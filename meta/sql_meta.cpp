@@ -268,9 +268,14 @@ Result<SqlMeta::Inode> SqlMeta::load_dir(uint64_t ino, const char* role) {
 }
 
 Result<SqlMeta::Inode> SqlMeta::load_dir_entry(uint64_t ino, const std::string& name, const char* role,
-                                               std::optional<uint64_t>* entry) {
-  Query q(*conn_, "SELECT " S3L_INODE_COLS ", (SELECT e.ino FROM entries e WHERE e.parent = $1 AND e.name = $2)"
-                  " FROM inodes WHERE ino = $1");
+                                               std::optional<uint64_t>* entry, std::optional<Inode>* target) {
+  // With `target`, the entry's inode comes in the same statement (one round
+  // trip less for unlink and rmdir).
+  Query q(*conn_, target ? "SELECT " S3L_INODE_COLS_D ", e.ino, " S3L_INODE_COLS_I " FROM inodes d"
+                           " LEFT JOIN entries e ON e.parent = d.ino AND e.name = $2"
+                           " LEFT JOIN inodes i ON i.ino = e.ino WHERE d.ino = $1"
+                         : "SELECT " S3L_INODE_COLS ", (SELECT e.ino FROM entries e WHERE e.parent = $1 AND e.name = $2)"
+                           " FROM inodes WHERE ino = $1");
   q.bind(1, ino).blob(2, name);
   if (!q.next())
     return Status::Error(ENOENT, std::string(role) + " inode " + std::to_string(ino) + " does not exist");
@@ -279,6 +284,10 @@ Result<SqlMeta::Inode> SqlMeta::load_dir_entry(uint64_t ino, const std::string& 
     return Status::Error(ENOTDIR, std::string(role) + " inode " + std::to_string(ino) + " is not a directory");
   entry->reset();
   if (!q.is_null(11)) *entry = q.u64(11);
+  if (target) {
+    target->reset();
+    if (!q.is_null(12)) *target = read_inode(q, 12);
+  }
   return n;
 }
 

@@ -23,6 +23,7 @@
 
 // Inode columns in the order read_inode() expects.
 #define S3L_INODE_COLS "ino, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime, parent"
+#define S3L_INODE_COLS_D "d.ino, d.mode, d.uid, d.gid, d.nlink, d.size, d.rdev, d.atime, d.mtime, d.ctime, d.parent"
 #define S3L_INODE_COLS_I "i.ino, i.mode, i.uid, i.gid, i.nlink, i.size, i.rdev, i.atime, i.mtime, i.ctime, i.parent"
 
 namespace s3l::meta {
@@ -59,7 +60,8 @@ class SqlMeta final : public Meta {
   Result<std::vector<std::string>> entry_names(uint64_t ino) override;
   Result<std::vector<Entry>> entries_from(uint64_t ino, const std::string& from, uint32_t limit) override;
   Result<FsStats> statfs() override;
-  Status purge(uint64_t ino) override;
+  using Meta::purge;
+  Status purge(const std::vector<uint64_t>& inos) override;
 
   Result<Attr> truncate(uint64_t ino, uint64_t size, int64_t now_ns) override;
   Result<uint64_t> begin_slice(uint64_t ino, uint64_t chunk, uint64_t session, uint64_t len = 0) override;
@@ -115,9 +117,10 @@ class SqlMeta final : public Meta {
   // The inode if it exists and is a directory; ENOENT / ENOTDIR otherwise.
   Result<Inode> load_dir(uint64_t ino, const char* role);
   // load_dir and find_entry(ino, name) in one statement: *entry is the
-  // inode `name` points to, if any.
+  // inode `name` points to, if any; *target (if given) that inode's row, if
+  // it exists.
   Result<Inode> load_dir_entry(uint64_t ino, const std::string& name, const char* role,
-                               std::optional<uint64_t>* entry);
+                               std::optional<uint64_t>* entry, std::optional<Inode>* target = nullptr);
   std::optional<uint64_t> find_entry(uint64_t parent, const std::string& name);
   uint64_t alloc_id(IdBatch& b, const char* counter, uint64_t batch);
   // add_counter, touch_dir and set_ctime_nlink run their statement with
@@ -141,6 +144,8 @@ class SqlMeta final : public Meta {
   // one parameter $1 = key), their slice_blocks, and drops one reference per
   // slice_blocks row; blocks left without references move to dead_blocks.
   void release_slices(const std::string& slice_ids_sql, int64_t key, int64_t now);
+  // The same with several parameters: $1..$N = keys, and then $N+1 is free.
+  void release_slices(const std::string& slice_ids_sql, const std::vector<int64_t>& keys, int64_t now);
   // Commit steps shared by commit_slice and commit_append (sql_data.cpp).
   Result<Inode> pending_slice_inode(const Slice& s, bool check_chunk, int64_t now);
   void insert_blocks(const Slice& s, const std::vector<uint64_t>& slice_ids);
@@ -150,6 +155,7 @@ class SqlMeta final : public Meta {
   void bury_blocks(const std::vector<Block>& blocks, uint64_t slice_id, int64_t now);
   // purge() without its own transaction.
   void purge_in_tx(uint64_t ino, int64_t now);
+  void purge_in_tx(const std::vector<uint64_t>& inos, int64_t now);
   const VolumeSettings& settings();   // cached; throws DbError(ENODATA) if not formatted
   Result<VolumeSettings> read_settings();
   std::string path_in_tx(uint64_t ino);

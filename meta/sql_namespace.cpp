@@ -184,10 +184,10 @@ Result<UnlinkResult> SqlMeta::unlink(uint64_t parent, const std::string& name, u
   if (Status s = check_name(name); !s.ok()) return s;
   return run("unlink", Tx::kWrite, Keys{parent}, [&]() -> Result<UnlinkResult> {
     std::optional<uint64_t> e;
-    auto d = load_dir_entry(parent, name, "parent", &e);
+    std::optional<Inode> n;
+    auto d = load_dir_entry(parent, name, "parent", &e, &n);
     if (!d.ok()) return d.status;
     if (!e) return Status::Error(ENOENT, "no entry " + in_dir(name, parent));
-    auto n = load_inode(*e);
     if (n && n->is_dir()) return Status::Error(EISDIR, in_dir(name, parent) + " is a directory");
     Query(*conn_, "DELETE FROM entries WHERE parent = $1 AND name = $2").bind(1, parent).blob(2, name).later();
     touch_dir(parent, 0, now);
@@ -212,10 +212,10 @@ Status SqlMeta::rmdir(uint64_t parent, const std::string& name, int64_t now) {
   if (Status s = check_name(name); !s.ok()) return s;
   return run("rmdir", Tx::kWrite, Keys{parent}, [&]() -> Status {
     std::optional<uint64_t> e;
-    auto d = load_dir_entry(parent, name, "parent", &e);
+    std::optional<Inode> n;
+    auto d = load_dir_entry(parent, name, "parent", &e, &n);
     if (!d.ok()) return d.status;
     if (!e) return Status::Error(ENOENT, "no entry " + in_dir(name, parent));
-    auto n = load_inode(*e);
     if (!n) return Status::Error(EIO, in_dir(name, parent) + " points to missing inode " +
                                           std::to_string(*e) + " (run fsck)");
     if (!n->is_dir()) return Status::Error(ENOTDIR, in_dir(name, parent) + " is not a directory");

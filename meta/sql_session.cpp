@@ -71,7 +71,7 @@ Status SqlMeta::close_session(uint64_t session) {
       q.bind(1, session);
       while (q.next()) orphans.push_back(q.u64(0));
     }
-    for (uint64_t ino : orphans) purge_in_tx(ino, now);
+    purge_in_tx(orphans, now);
     // Rows purge left (an orphan that was linked again) are no longer this session's.
     Query(*conn_, "DELETE FROM orphans WHERE session = $1").bind(1, session).run();
     // Pending slices: the objects their uploads may have stored are named by

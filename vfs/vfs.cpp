@@ -20,6 +20,7 @@ Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers wo
     : sys_(sys),
       cfg_(std::move(cfg)),
       meta_(std::move(meta)),
+      purger_(spawn_purger(sys, meta_)),
       workers_(std::move(workers)),
       budget_(std::make_shared<WriteBudget>(buffer_limit, [this] { cut_all(); })),
       bridge_(sys),
@@ -284,11 +285,27 @@ Status Vfs::unlink(uint64_t parent, const std::string& name) {
   const int64_t now = now_ns();
   auto r = bridge_.call<meta::UnlinkResult>(meta_, kMetaWait, msg::unlink_atom::value, parent,
                                             name, cfg_.session, now);
+  note_unlink(r, parent, name, now);
+  return r.status;
+}
+
+void Vfs::unlink_async(uint64_t parent, const std::string& name, std::function<void(Status)> done) {
+  const int64_t now = now_ns();
+  async_begin();
+  auto k = std::make_shared<UnlinkDone>([this, parent, name, now, done = std::move(done)](Result<meta::UnlinkResult> r) {
+    note_unlink(r, parent, name, now);
+    done(r.status);
+    async_end();
+  });
+  caf::anon_send(meta_, msg::unlink_atom::value, parent, name, cfg_.session, now, std::move(k));
+}
+
+// No blocking calls: runs on a meta actor's thread after unlink_async.
+void Vfs::note_unlink(const Result<meta::UnlinkResult>& r, uint64_t parent, const std::string& name, int64_t now) {
   if (r.ok()) dir_attrs_.entries_changed(parent, now, 0);
   else dir_attrs_.drop(parent);
   if (r.ok()) dir_names_.removed(parent, name);
   if (r.ok() && r->nlink == 0) became_orphan(r->ino);
-  return r.status;
 }
 
 Status Vfs::rmdir(uint64_t parent, const std::string& name) {
@@ -330,15 +347,15 @@ void Vfs::became_orphan(uint64_t ino) {
 
 // An orphan's data goes once nobody can reach it: no open handle here and no
 // kernel reference. Otherwise the last release/forget comes back here; a crash
-// leaves it to the session cleaner (the orphan row names this session).
+// leaves it to the session cleaner (the orphan row names this session). The
+// purger batches it with others; this thread does not wait for it.
 void Vfs::maybe_purge(uint64_t ino) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (!orphans_.count(ino) || open_.count(ino) || lookups_.count(ino)) return;
     orphans_.erase(ino);
   }
-  Status s = bridge_.call_void(meta_, kMetaWait, msg::purge_atom::value, ino);
-  if (!s.ok()) spdlog::warn("purge of unlinked inode {} failed (the session cleaner will retry): {}", ino, s.msg);
+  caf::anon_send(purger_, msg::purge_atom::value, ino);
 }
 
 // ---- files -------------------------------------------------------------------
@@ -526,6 +543,11 @@ Status Vfs::shutdown() {
     }
     caf::anon_send_exit(kv.second.handle, caf::exit_reason::user_shutdown);
   }
+  // Purges still queued would be done by closing the session too; draining
+  // first keeps the two from racing for the same rows.
+  if (Status p = bridge_.call_void(purger_, kMetaWait, msg::drain_atom::value); !p.ok())
+    spdlog::warn("unmount: orphan purges still queued: {}", p.msg);
+  caf::anon_send_exit(purger_, caf::exit_reason::user_shutdown);
   Status c = bridge_.call_void(meta_, kMetaWait, msg::close_sess_atom::value, cfg_.session);
   if (!c.ok()) {
     spdlog::error("closing session {} failed: {}", cfg_.session, c.msg);

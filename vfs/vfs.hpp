@@ -20,6 +20,7 @@
 #include "actors/bridge.hpp"
 #include "actors/inode_handle.hpp"
 #include "actors/meta_actor.hpp"
+#include "actors/purger.hpp"
 #include "actors/store_workers.hpp"
 #include "actors/write_budget.hpp"
 #include "vfs/dir_attr_cache.hpp"
@@ -92,6 +93,7 @@ class Vfs {
                    uint64_t rdev, const std::string& symlink_target, AttrCallback done);
   void create_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
                     AttrCallback done);
+  void unlink_async(uint64_t parent, const std::string& name, std::function<void(Status)> done);
   // Runs `work`, which may block, on a thread of its own (a detached actor):
   // for the rare follow-up of an async call that needs blocking calls.
   void run_blocking(std::function<void()> work);
@@ -145,6 +147,7 @@ class Vfs {
   // attribute cache); no blocking calls.
   void note_lookup(const Result<meta::Attr>& r, int64_t asked, uint64_t ticket);
   void note_mknod(const Result<meta::Attr>& r, uint64_t parent, const std::string& name, int64_t now);
+  void note_unlink(const Result<meta::UnlinkResult>& r, uint64_t parent, const std::string& name, int64_t now);
   // The database had no entry in `parent`: maybe read its listing now.
   void note_miss(uint64_t parent);
   // Counts an async call under way until the callback it returns has run.
@@ -158,6 +161,7 @@ class Vfs {
   caf::actor_system& sys_;
   VfsConfig cfg_;
   caf::actor meta_;
+  caf::actor purger_;   // frees orphans in batches (actors/purger.hpp)
   StoreWorkers workers_;
   std::shared_ptr<WriteBudget> budget_;
   Bridge bridge_;

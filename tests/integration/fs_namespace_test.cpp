@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -224,6 +225,42 @@ BOOST_AUTO_TEST_CASE(unlink_while_open_keeps_data_until_close) {
   // The name can be reused for a new, unrelated file.
   write_file(f, "fresh");
   BOOST_CHECK_EQUAL(read_file(f), "fresh");
+}
+
+// Closed, unlinked files are freed while the volume stays mounted (the
+// purger batches them), not only when the session ends: what statfs counts
+// goes back down.
+BOOST_AUTO_TEST_CASE(unlinked_files_are_freed_while_mounted) {
+  const std::string d = fresh_dir("freed");
+  auto used = [&](uint64_t* inodes) {
+    struct statvfs sv;
+    BOOST_REQUIRE_EQUAL(::statvfs(d.c_str(), &sv), 0);
+    *inodes = sv.f_files - sv.f_ffree;
+    return (sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+  };
+  uint64_t inodes0 = 0, inodes1 = 0;
+  // Earlier cases' files may still be being freed: start from a steady count.
+  uint64_t bytes0 = used(&inodes0);
+  for (int steady = 0, i = 0; steady < 5 && i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    uint64_t n = 0, b = used(&n);
+    steady = b == bytes0 && n == inodes0 ? steady + 1 : 0;
+    bytes0 = b;
+    inodes0 = n;
+  }
+  const int files = 40;
+  for (int i = 0; i < files; ++i) write_file(d + "/f" + std::to_string(i), pattern(i, 0, 100 * 1024));
+  const uint64_t bytes1 = used(&inodes1);
+  BOOST_REQUIRE_GE(bytes1, bytes0 + files * 100 * 1024 - 4096);
+  BOOST_REQUIRE_GE(inodes1, inodes0 + files);
+  for (int i = 0; i < files; ++i) CHECK_OK(::unlink((d + "/f" + std::to_string(i)).c_str()));
+  uint64_t inodes = 0, bytes = used(&inodes);
+  for (int i = 0; i < 300 && (bytes > bytes0 || inodes > inodes0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    bytes = used(&inodes);
+  }
+  BOOST_CHECK_MESSAGE(bytes <= bytes0, "used bytes " << bytes << " 15 s after the unlinks, " << bytes0 << " before");
+  BOOST_CHECK_MESSAGE(inodes <= inodes0, "inodes " << inodes << " 15 s after the unlinks, " << inodes0 << " before");
 }
 
 BOOST_AUTO_TEST_CASE(hard_links) {

@@ -307,6 +307,42 @@ BOOST_AUTO_TEST_CASE(purge_releases_every_block_once) {
   expect_consistent();
 }
 
+// One call, many inodes (the VFS's purger): more than one statement batch
+// (32), with an inode still linked and one already gone among them.
+BOOST_AUTO_TEST_CASE(purge_of_many_inodes_in_one_call) {
+  std::vector<uint64_t> inos;
+  for (int i = 0; i < 70; ++i) {
+    Attr f = mk(kRootIno, "f" + std::to_string(i));
+    write(f.ino, 0, 0, 10 + i);   // one block each
+    BOOST_REQUIRE(m->unlink(kRootIno, "f" + std::to_string(i), session, kT0).ok());
+    inos.push_back(f.ino);
+  }
+  Attr kept = mk(kRootIno, "kept");
+  write(kept.ino, 0, 0, 7);
+  Attr gone = mk(kRootIno, "gone");
+  BOOST_REQUIRE(m->unlink(kRootIno, "gone", session, kT0).ok());
+  BOOST_REQUIRE(m->purge(gone.ino).ok());
+  inos.insert(inos.begin() + 40, kept.ino);   // linked: must survive
+  inos.insert(inos.begin() + 5, gone.ino);    // purged before: nothing to do
+  BOOST_REQUIRE_EQUAL(dead(*m).size(), 0u);
+  BOOST_REQUIRE(m->purge(inos).ok());
+  BOOST_TEST(dead(*m).size() == 70u);
+  auto cb = m->committed_blocks();
+  BOOST_REQUIRE(cb.ok());
+  BOOST_REQUIRE_EQUAL(cb->size(), 1u);
+  BOOST_TEST(cb->front().first == kept.ino);
+  BOOST_TEST(attr(kept.ino).size == 7u);
+  for (uint64_t ino : {inos.front(), inos.back()}) {
+    BOOST_TEST(m->getattr(ino).err() == ENOENT);
+    BOOST_TEST(m->chunk_slices(ino, 0)->empty());
+  }
+  BOOST_TEST(m->statfs()->used_bytes == 7u);
+  BOOST_TEST(m->statfs()->inodes == 2u);   // the root and "kept"
+  BOOST_REQUIRE(m->purge(inos).ok());      // again: nothing left to do
+  BOOST_TEST(dead(*m).size() == 70u);
+  expect_consistent();
+}
+
 // ---- appends (O_APPEND): placed at the end of the file by the commit ----------
 
 namespace {

@@ -130,6 +130,12 @@ trap 'exit 130' INT TERM
 
 log() { printf '%s\n' "$*" >&2; }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+# CPU time counters of the whole machine (/proc/stat: user ... steal).
+cpu_ticks() { head -1 /proc/stat | cut -d' ' -f3-10; }
+# steal% between two cpu_ticks readings: the share of this VM's CPU time the
+# host gave to others. Rates measured with high steal are the host's, not ours.
+steal_pct() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, " "); split(b, y, " "); t = 0
+  for (i = 1; i <= n; i++) t += y[i] - x[i]; printf "%.0f", (t > 0 ? 100 * (y[8] - x[8]) / t : 0) }'; }
 
 log "meta_mount: building the load generator (bench/meta_ops.cpp) ..."
 g++ -std=c++17 -O2 -Wall -Wextra -pthread "$root/bench/meta_ops.cpp" -o "$work/meta_ops"
@@ -241,11 +247,15 @@ ops() {
   shift 3
   local -a rs
   mapfile -t rs < <(roots)
+  local t0 t1 steal
+  t0=$(cpu_ticks)
   out=$("$work/meta_ops" "$@" "${rs[@]}") || { log "meta_mount: $engine $layout ${#rs[@]} client(s) $label failed"; exit 1; }
+  t1=$(cpu_ticks)
+  steal=$(steal_pct "$t0" "$t1")
   read -r _ n secs <<<"$out"
-  printf '%s %s %s %s %s %s\n' "$engine" "$layout" "${#rs[@]}" "$label" "$n" "$secs" >>"$results"
-  awk -v e="$engine" -v l="$layout" -v c="${#rs[@]}" -v p="$label" -v n="$n" -v s="$secs" \
-    'BEGIN { printf "  %-8s %-10s %d  %-16s %7d ops %8.3f s %9.0f ops/s %9.1f us/op\n", e, l, c, p, n, s, n / s, s * 1e6 * c / n }' >&2
+  printf '%s %s %s %s %s %s %s\n' "$engine" "$layout" "${#rs[@]}" "$label" "$n" "$secs" "$steal" >>"$results"
+  awk -v e="$engine" -v l="$layout" -v c="${#rs[@]}" -v p="$label" -v n="$n" -v s="$secs" -v st="$steal" \
+    'BEGIN { printf "  %-8s %-10s %d  %-16s %7d ops %8.3f s %9.0f ops/s %9.1f us/op  steal %s%%\n", e, l, c, p, n, s, n / s, s * 1e6 * c / n, st }' >&2
 }
 
 # One configuration: fresh volume, all four phases.
@@ -346,8 +356,8 @@ echo
 echo "Metadata through the mount: $(basename "$bin") from $build, $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "load average at start: $load_start, at end: $load_end ($(nproc) cores)"
 [ ${#pg_settings[@]} -eq 0 ] || echo "PostgreSQL NOT on its defaults: ${pg_settings[*]}"
-printf '%-8s %-10s %7s %-16s %8s %9s %10s %10s\n' engine layout clients phase ops seconds ops/s us/op
-awk '{ printf "%-8s %-10s %7d %-16s %8d %9.3f %10.0f %10.1f\n", $1, $2, $3, $4, $5, $6, $5 / $6, $6 * 1e6 * $3 / $5 }' "$results"
+printf '%-8s %-10s %7s %-16s %8s %9s %10s %10s %6s\n' engine layout clients phase ops seconds ops/s us/op steal%
+awk '{ printf "%-8s %-10s %7d %-16s %8d %9.3f %10.0f %10.1f %6s\n", $1, $2, $3, $4, $5, $6, $5 / $6, $6 * 1e6 * $3 / $5, (NF > 6 ? $7 : "-") }' "$results"
 if [ "$do_scale" = 1 ]; then
   echo
   echo "directory size: us/op of the last 1,000 (dir holds ~$scale entries) / us/op of the first 1,000 (target <= 1.5)"

@@ -7,7 +7,8 @@ constexpr size_t kMaxDirs = 4096;   // directories tracked (miss counts, listing
 constexpr size_t kMaxChangesDuringLoad = 4096;
 }  // namespace
 
-std::optional<int64_t> DirNamesCache::absent(uint64_t dir, const std::string& name, int64_t now_ns) {
+std::optional<int64_t> DirNamesCache::absent(uint64_t dir, const std::string& name, int64_t now_ns,
+                                             std::optional<uint64_t>* refresh) {
   if (ttl_ns_ <= 0) return std::nullopt;
   std::lock_guard<std::mutex> lk(mu_);
   auto it = dirs_.find(dir);
@@ -18,7 +19,18 @@ std::optional<int64_t> DirNamesCache::absent(uint64_t dir, const std::string& na
     return std::nullopt;
   }
   if (d.names.count(name)) return std::nullopt;
+  ++d.answers;
+  if (refresh && !d.loading && d.expires_ns - now_ns < ttl_ns_ / 4 && d.answers >= misses_before_load(d.names.size()))
+    *refresh = start_load(d);
   return d.expires_ns - now_ns;
+}
+
+uint64_t DirNamesCache::start_load(Dir& d) {
+  d.loading = true;
+  d.spoiled = false;
+  d.during_load.clear();
+  d.load_id = ++next_load_id_;
+  return d.load_id;
 }
 
 std::optional<uint64_t> DirNamesCache::missed(uint64_t dir, int64_t now_ns) {
@@ -37,11 +49,7 @@ std::optional<uint64_t> DirNamesCache::missed(uint64_t dir, int64_t now_ns) {
   if (d.listed && d.expires_ns <= now_ns) drop_listing(d);
   ++d.misses;
   if (d.loading || d.listed || d.misses < misses_before_load(d.last_size)) return std::nullopt;
-  d.loading = true;
-  d.spoiled = false;
-  d.during_load.clear();
-  d.load_id = ++next_load_id_;
-  return d.load_id;
+  return start_load(d);
 }
 
 void DirNamesCache::loaded(uint64_t dir, uint64_t id, std::vector<std::string> names, int64_t asked_ns) {
@@ -65,6 +73,7 @@ void DirNamesCache::loaded(uint64_t dir, uint64_t id, std::vector<std::string> n
     else d.names.erase(c.name);
   }
   total_ += d.names.size();
+  d.answers = 0;
   d.listed = true;
   d.expires_ns = asked_ns + ttl_ns_;
 }
@@ -75,6 +84,7 @@ void DirNamesCache::load_failed(uint64_t dir) {
   if (it == dirs_.end()) return;
   it->second.loading = false;
   it->second.during_load.clear();
+  it->second.answers = 0;   // a refresh that failed is tried again only after as many answers
 }
 
 void DirNamesCache::note_change(Dir& d, bool add, const std::string& name) {

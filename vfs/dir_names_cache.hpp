@@ -26,6 +26,13 @@
 // one (reading the names costs about one round trip per few hundred), so a
 // stray miss in a huge directory does not read all of it.
 //
+// When to read it again: a listing in use (as many "absent" answers since it
+// was read as the misses that would load it) is read again once three
+// quarters of its time are gone, and stays in use meanwhile: a directory
+// that keeps getting creates never expires, and never pays the database
+// miss that would load it again (with creates spread over 100 directories,
+// that was one miss per directory per timeout).
+//
 // Times are monotonic (mono_ns), not wall-clock. Thread-safe; bounded by the
 // total number of names kept.
 #pragma once
@@ -46,7 +53,10 @@ class DirNamesCache {
 
   // If a valid listing of `dir` says `name` does not exist: the time left
   // (ns, > 0) that the kernel may remember that. Otherwise nullopt.
-  std::optional<int64_t> absent(uint64_t dir, const std::string& name, int64_t now_ns);
+  // If `refresh` is given and the listing is due to be read again, a load
+  // id is put there: read the listing now and pass it to loaded().
+  std::optional<int64_t> absent(uint64_t dir, const std::string& name, int64_t now_ns,
+                                std::optional<uint64_t>* refresh = nullptr);
 
   // The database said `dir` has no entry `name`. Returns a load id to pass
   // to loaded() if the caller should now read the listing of `dir` (at most
@@ -76,6 +86,7 @@ class DirNamesCache {
   struct Dir {
     uint64_t load_id = 0;      // of the load under way
     uint64_t misses = 0;       // database misses since the last listing
+    uint64_t answers = 0;      // "absent" answers from the current listing
     bool loading = false;
     bool spoiled = false;      // too many changes during the load to keep
     std::vector<Change> during_load;   // this mount's changes since the load began
@@ -85,6 +96,7 @@ class DirNamesCache {
     std::unordered_set<std::string> names;
   };
   void drop_listing(Dir& d);
+  uint64_t start_load(Dir& d);
   void note_change(Dir& d, bool add, const std::string& name);
   void make_room(size_t wanted, int64_t now_ns, uint64_t keep);
 

@@ -90,7 +90,11 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
 }
 
 std::optional<int64_t> Vfs::known_absent(uint64_t parent, const std::string& name) {
-  return dir_names_.absent(parent, name, mono_ns());
+  const int64_t now = mono_ns();
+  std::optional<uint64_t> refresh;
+  auto left = dir_names_.absent(parent, name, now, &refresh);
+  if (refresh) load_names(parent, now, *refresh);
+  return left;
 }
 
 std::optional<LookupWindows::Hit> Vfs::lookup_from_window(uint64_t parent, const std::string& name) {
@@ -107,10 +111,12 @@ std::optional<LookupWindows::Hit> Vfs::lookup_from_window(uint64_t parent, const
 
 void Vfs::note_miss(uint64_t parent) {
   const int64_t asked = mono_ns();
-  auto load = dir_names_.missed(parent, asked);
-  if (!load) return;
+  if (auto load = dir_names_.missed(parent, asked)) load_names(parent, asked, *load);
+}
+
+void Vfs::load_names(uint64_t parent, int64_t asked, uint64_t load) {
   async_begin();   // shutdown waits for it like for any async call
-  auto k = std::make_shared<NamesDone>([this, parent, asked, id = *load](Result<std::vector<std::string>> r) {
+  auto k = std::make_shared<NamesDone>([this, parent, asked, id = load](Result<std::vector<std::string>> r) {
     if (r.ok()) {
       dir_names_.loaded(parent, id, std::move(r.value), asked);
     } else {

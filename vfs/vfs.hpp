@@ -150,6 +150,8 @@ class Vfs {
   void note_unlink(const Result<meta::UnlinkResult>& r, uint64_t parent, const std::string& name, int64_t now);
   // The database had no entry in `parent`: maybe read its listing now.
   void note_miss(uint64_t parent);
+  // Reads the names of `parent` for the names cache (load id `load`).
+  void load_names(uint64_t parent, int64_t asked, uint64_t load);
   // Counts an async call under way until the callback it returns has run.
   AttrCallback tracked(AttrCallback done);
   void async_begin();

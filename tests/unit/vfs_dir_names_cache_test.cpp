@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE vfs_dir_names_cache
 #include <boost/test/unit_test.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,4 +130,42 @@ BOOST_AUTO_TEST_CASE(a_zero_timeout_turns_it_off) {
   DirNamesCache c(0, 1000);
   BOOST_TEST(!c.missed(1, 10 * kSec));
   BOOST_TEST(!c.absent(1, "x", 10 * kSec));
+}
+
+// A listing in use is read again before it expires, and answers meanwhile;
+// one seldom used (or too young) is not.
+BOOST_AUTO_TEST_CASE(a_listing_in_use_is_read_again_before_it_expires) {
+  DirNamesCache c(kSec, 100000);
+  load(c, 1, {"a"}, 10 * kSec);
+  std::optional<uint64_t> refresh;
+  BOOST_TEST(c.absent(1, "x", 10 * kSec + kSec / 2, &refresh).has_value());
+  BOOST_TEST(!refresh);   // half of its time left: not yet
+  BOOST_TEST(c.absent(1, "x", 10 * kSec + 4 * kSec / 5, &refresh).has_value());
+  BOOST_REQUIRE(refresh);   // a fifth left, and in use
+  std::optional<uint64_t> again;
+  BOOST_TEST(c.absent(1, "y", 10 * kSec + 4 * kSec / 5 + 1, &again).has_value());   // still answers
+  BOOST_TEST(!again);       // one load at a time
+  c.added(1, "made");       // during the load: kept
+  c.loaded(1, *refresh, {"a", "b"}, 10 * kSec + 4 * kSec / 5);
+  auto left = c.absent(1, "x", 11 * kSec + kSec / 2);   // past the first listing's end
+  BOOST_REQUIRE(left);
+  BOOST_TEST(*left == 3 * kSec / 10);   // the new listing's time: asked at 10.8 s
+  BOOST_TEST(!c.absent(1, "b", 11 * kSec));
+  BOOST_TEST(!c.absent(1, "made", 11 * kSec));
+
+  // A large listing needs as many answers as the misses that would load it
+  // (1 + 1000/256 = 4).
+  load(c, 2, names(1000), 20 * kSec);
+  for (int i = 0; i < 3; ++i) {
+    std::optional<uint64_t> r;
+    BOOST_TEST(c.absent(2, "x", 20 * kSec + 9 * kSec / 10, &r).has_value());
+    BOOST_TEST(!r);
+  }
+  std::optional<uint64_t> r;
+  BOOST_TEST(c.absent(2, "x", 20 * kSec + 9 * kSec / 10, &r).has_value());
+  BOOST_TEST(r.has_value());
+  c.load_failed(2);   // tried again only after as many answers
+  std::optional<uint64_t> r2;
+  BOOST_TEST(c.absent(2, "x", 20 * kSec + 9 * kSec / 10, &r2).has_value());
+  BOOST_TEST(!r2);
 }

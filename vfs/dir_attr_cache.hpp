@@ -13,6 +13,9 @@
 // after the change: callers take a ticket() before asking the database, and
 // put() refuses attributes asked for before the inode's last change here.
 //
+// Times are monotonic (mono_ns): a wall-clock step must not keep attributes
+// past their timeout. Only the mtime/ctime written by a change are wall-clock.
+//
 // Directories only: a file's attributes change with writes through handles.
 // Thread-safe; bounded (expired entries go first, then everything).
 #pragma once

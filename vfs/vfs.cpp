@@ -34,7 +34,7 @@ Vfs::~Vfs() = default;
 // ---- names -------------------------------------------------------------------
 
 Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
-  const int64_t asked = now_ns();
+  const int64_t asked = mono_ns();
   const uint64_t ticket = dir_attrs_.ticket();
   auto r = bridge_.call<Attr>(meta_, kMetaWait, msg::lookup_atom::value, parent, name);
   note_lookup(r, asked, ticket);
@@ -46,7 +46,7 @@ Result<Attr> Vfs::lookup(uint64_t parent, const std::string& name) {
 }
 
 void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback done) {
-  const int64_t asked = now_ns();
+  const int64_t asked = mono_ns();
   const uint64_t ticket = dir_attrs_.ticket();
   auto k = std::make_shared<AttrDone>(tracked([this, parent, asked, ticket, done = std::move(done)](Result<Attr> r) {
     note_lookup(r, asked, ticket);
@@ -211,7 +211,7 @@ Result<Attr> Vfs::open_attr(uint64_t ino) {
 }
 
 Result<Attr> Vfs::getattr(uint64_t ino, int64_t* valid_ns) {
-  const int64_t asked = now_ns();
+  const int64_t asked = mono_ns();
   if (auto hit = dir_attrs_.get(ino, asked)) {
     if (valid_ns) *valid_ns = hit->valid_ns;
     return hit->attr;
@@ -250,16 +250,17 @@ Result<Attr> Vfs::setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid,
 
 void Vfs::mknod_async(uint64_t parent, const std::string& name, uint32_t mode, uint32_t uid, uint32_t gid,
                       uint64_t rdev, const std::string& symlink_target, AttrCallback done) {
-  const int64_t now = now_ns();
-  auto k = std::make_shared<AttrDone>(tracked([this, parent, name, now, done = std::move(done)](Result<Attr> r) {
-    note_mknod(r, parent, name, now);
+  const int64_t now = now_ns();      // the times the new entry gets
+  const int64_t asked = mono_ns();   // when its attributes start to age
+  auto k = std::make_shared<AttrDone>(tracked([this, parent, name, now, asked, done = std::move(done)](Result<Attr> r) {
+    note_mknod(r, parent, name, now, asked);
     done(std::move(r));
   }));
   caf::anon_send(meta_, msg::mknod_atom::value, parent, name, mode, uid, gid, rdev, symlink_target, now,
                  std::move(k));
 }
 
-void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, const std::string& name, int64_t now) {
+void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, const std::string& name, int64_t now, int64_t asked) {
   // Whatever the outcome: EEXIST means another client made it since the
   // names were read, and after an error (EIO after a lost connection) it may
   // exist. A name that does not exist only costs a database lookup.
@@ -268,7 +269,7 @@ void Vfs::note_mknod(const Result<Attr>& r, uint64_t parent, const std::string& 
     count_lookup(r->ino);
     const uint64_t ticket = dir_attrs_.ticket();   // the new directory itself: nothing raced with it
     dir_attrs_.entries_changed(parent, now, S_ISDIR(r->mode) ? 1 : 0);
-    dir_attrs_.put(r.value, now, ticket);
+    dir_attrs_.put(r.value, asked, ticket);
   } else {
     dir_attrs_.drop(parent);   // e.g. EEXIST: the directory is not what was cached
   }

@@ -146,7 +146,9 @@ class Vfs {
   // What every lookup / mknod answer updates (lookup counts, the directory
   // attribute cache); no blocking calls.
   void note_lookup(const Result<meta::Attr>& r, int64_t asked, uint64_t ticket);
-  void note_mknod(const Result<meta::Attr>& r, uint64_t parent, const std::string& name, int64_t now);
+  // now: the wall-clock times the change wrote; asked: mono_ns() when it was sent.
+  void note_mknod(const Result<meta::Attr>& r, uint64_t parent, const std::string& name, int64_t now,
+                  int64_t asked);
   void note_unlink(const Result<meta::UnlinkResult>& r, uint64_t parent, const std::string& name, int64_t now);
   // The database had no entry in `parent`: maybe read its listing now.
   void note_miss(uint64_t parent);

@@ -38,12 +38,14 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m,
       [=](link_atom, uint64_t ino, uint64_t parent, const std::string& name, int64_t now) {
         return to_caf_result(wrote(m->link(ino, parent, name, now)));
       },
+      // Not counted: the VFS applies its unlinks to the lookup windows itself
+      // (LookupWindows::removed), so that rm -r keeps its windows.
       [=](unlink_atom, uint64_t parent, const std::string& name, uint64_t session, int64_t now) {
-        return to_caf_result(wrote(m->unlink(parent, name, session, now)));
+        return to_caf_result(m->unlink(parent, name, session, now));
       },
       [=](unlink_atom, uint64_t parent, const std::string& name, uint64_t session, int64_t now,
           const UnlinkDonePtr& done) {
-        (*done)(wrote(m->unlink(parent, name, session, now)));
+        (*done)(m->unlink(parent, name, session, now));
       },
       [=](rmdir_atom, uint64_t parent, const std::string& name, int64_t now) {
         return to_caf_result(wrote(m->rmdir(parent, name, now)));
@@ -59,7 +61,8 @@ caf::behavior meta_actor(caf::event_based_actor*, std::shared_ptr<meta::Meta> m,
       },
       [=](names_atom, uint64_t ino, const NamesDonePtr& done) { (*done)(m->entry_names(ino)); },
       [=](statfs_atom) { return to_caf_result(m->statfs()); },
-      [=](purge_atom, const std::vector<uint64_t>& inos) { return to_caf_result(wrote(m->purge(inos))); },
+      // Not counted either: a purged inode has no entry left for a lookup to find.
+      [=](purge_atom, const std::vector<uint64_t>& inos) { return to_caf_result(m->purge(inos)); },
       [=](truncate_atom, uint64_t ino, uint64_t size, int64_t now) {
         return to_caf_result(wrote(m->truncate(ino, size, now)));
       },

@@ -53,9 +53,10 @@ void LookupWindows::missed(uint64_t dir) {
 }
 
 void LookupWindows::put(uint64_t dir, const std::string& from, std::vector<meta::Entry> run, int64_t asked_ns,
-                        uint64_t writes) {
+                        uint64_t writes, uint64_t removals) {
   if (entry_ttl_ns_ <= 0 || attr_ttl_ns_ <= 0) return;
   std::lock_guard<std::mutex> lk(mu_);
+  if (removals != removals_) return;   // it may hold a name unlinked meanwhile
   Dir& d = dir_state(dir);
   d.to_end = run.size() < kRun;
   if (run.empty() && !d.to_end) return;   // kRun 0 cannot happen; keeps back() safe
@@ -64,6 +65,30 @@ void LookupWindows::put(uint64_t dir, const std::string& from, std::vector<meta:
   d.entries = std::move(run);
   d.asked_ns = asked_ns;
   d.writes = writes;
+}
+
+void LookupWindows::removed(uint64_t dir, const std::string& name, uint64_t ino) {
+  std::lock_guard<std::mutex> lk(mu_);
+  ++removals_;
+  for (auto& [at, d] : dirs_) {
+    if (!d.has_window) continue;
+    if (at == dir)
+      d.entries.erase(std::remove_if(d.entries.begin(), d.entries.end(),
+                                     [&](const meta::Entry& e) { return e.name == name; }),
+                      d.entries.end());
+    bool stale = false;
+    for (const meta::Entry& e : d.entries) stale = stale || e.attr.ino == ino || e.attr.ino == dir;
+    // An emptied window that ended at its last entry no longer says where it ends.
+    if (stale || (d.entries.empty() && !d.to_end)) {
+      d.has_window = false;
+      d.entries = {};
+    }
+  }
+}
+
+uint64_t LookupWindows::removals() {
+  std::lock_guard<std::mutex> lk(mu_);
+  return removals_;
 }
 
 void LookupWindows::clear() {

@@ -13,7 +13,13 @@
 // told only what is left. This mount's own changes: a window is used only
 // while no metadata write of this mount has completed since it was asked
 // for (a counter the meta actors raise after each write, before it is
-// answered), so everything this mount changed is read again. Files open
+// answered), so everything this mount changed is read again. Unlinks are
+// the exception (rm -r looks every name up in order and unlinks it): the
+// meta actors do not count them, and the VFS applies each one here instead
+// (removed()): the name leaves its window, and a window that holds the
+// unlinked inode (another link's nlink changed) or the parent directory
+// (its times changed) is dropped; a window asked for before an unlink
+// completed is not kept. Files open
 // here with a running handle are not answered from a window (the handle
 // knows their size).
 //
@@ -57,9 +63,14 @@ class LookupWindows {
   void missed(uint64_t dir);
 
   // The answer of Meta::entries_from(dir, from, kRun), asked for at
-  // `asked_ns` when the write count was `writes`.
+  // `asked_ns` when the write count was `writes` and removals() was
+  // `removals`.
   void put(uint64_t dir, const std::string& from, std::vector<meta::Entry> run, int64_t asked_ns,
-           uint64_t writes);
+           uint64_t writes, uint64_t removals);
+  // This mount's unlink of `name` (inode `ino`) in `dir` has committed.
+  void removed(uint64_t dir, const std::string& name, uint64_t ino);
+  // How many removed() calls so far: sampled before asking for a window.
+  uint64_t removals();
   void clear();
 
  private:
@@ -80,6 +91,7 @@ class LookupWindows {
   const int64_t attr_ttl_ns_;
   std::mutex mu_;
   std::unordered_map<uint64_t, Dir> dirs_;
+  uint64_t removals_ = 0;
 };
 
 }  // namespace s3l

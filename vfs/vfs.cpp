@@ -74,14 +74,16 @@ void Vfs::lookup_async(uint64_t parent, const std::string& name, AttrCallback do
   // the window does not answer for sure (the name is not its first entry:
   // missing, or the parent is not a directory) is asked the usual way.
   const int64_t w_asked = mono_ns();
+  const uint64_t w_removals = windows_.removals();
   async_begin();
-  auto w = std::make_shared<EntriesDone>([this, parent, name, w_asked, w_writes, k](Result<std::vector<meta::Entry>> r) {
+  auto w = std::make_shared<EntriesDone>([this, parent, name, w_asked, w_writes, w_removals,
+                                          k](Result<std::vector<meta::Entry>> r) {
     if (r.ok() && !r->empty() && r->front().name == name) {
       Attr a = r->front().attr;
-      windows_.put(parent, name, std::move(r.value), w_asked, w_writes);
+      windows_.put(parent, name, std::move(r.value), w_asked, w_writes, w_removals);
       (*k)(Result<Attr>(a));
     } else {
-      if (r.ok()) windows_.put(parent, name, std::move(r.value), w_asked, w_writes);
+      if (r.ok()) windows_.put(parent, name, std::move(r.value), w_asked, w_writes, w_removals);
       caf::anon_send(meta_, msg::lookup_atom::value, parent, name, k);
     }
     async_end();
@@ -312,6 +314,11 @@ void Vfs::note_unlink(const Result<meta::UnlinkResult>& r, uint64_t parent, cons
   if (r.ok()) dir_attrs_.entries_changed(parent, now, 0);
   else dir_attrs_.drop(parent);
   if (r.ok()) dir_names_.removed(parent, name);
+  // The meta actors do not count unlinks as writes (meta_actor.cpp): the
+  // windows learn of them here. After an error that may have half happened
+  // (a lost connection), forget them all.
+  if (r.ok()) windows_.removed(parent, name, r->ino);
+  else if (r.err() != ENOENT && r.err() != EISDIR && r.err() != ENOTDIR) windows_.clear();
   if (r.ok() && r->nlink == 0) became_orphan(r->ino);
 }
 

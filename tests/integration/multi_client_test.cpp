@@ -668,6 +668,45 @@ BOOST_AUTO_TEST_CASE(lookups_in_name_order_on_a_show_a_changes_at_once) {
   m.unmount_and_fsck();
 }
 
+// rm -r on A: its unlinks are applied to A's windows rather than dropping
+// them (LookupWindows::removed). Inside the window A holds, an unlinked name
+// must read as gone and the other link of an unlinked inode must show its
+// new nlink; a whole rm -r in name order must leave exactly the rest.
+BOOST_AUTO_TEST_CASE(unlinks_in_name_order_on_a_are_applied_to_a_windows) {
+  TwoMounts m({"--entry-timeout", "60", "--attr-timeout", "60"});
+  BOOST_REQUIRE_EQUAL(::mkdir(m.b.path("rm").c_str(), 0755), 0);
+  auto name = [](int i) { return "f" + std::to_string(i); };
+  for (int i = 100; i < 200; ++i) write_file(m.b.path("rm/" + name(i)), "x");   // made on B
+  BOOST_REQUIRE_EQUAL(err_of(::link(m.b.path("rm/f108").c_str(), m.b.path("rm/f108-link").c_str())), 0);
+  const std::string d = m.a.path("rm");
+  const struct stat before = stat_path(d);
+  // In name order: the third lookup reads a window of 64 entries from f103.
+  for (int i = 100; i < 106; ++i) stat_path(d + "/" + name(i));
+  BOOST_REQUIRE_EQUAL(err_of(::unlink((d + "/f105").c_str())), 0);
+  BOOST_REQUIRE_EQUAL(err_of(::unlink((d + "/f108").c_str())), 0);
+  drop_dentries();   // the lookups below go to the daemon, which answers from that window
+  BOOST_CHECK_EQUAL(stat_path(d + "/f104").st_size, 1);
+  BOOST_CHECK_EQUAL(gone(d + "/f105"), "");
+  BOOST_CHECK_EQUAL(stat_path(d + "/f106").st_size, 1);
+  BOOST_CHECK_EQUAL(gone(d + "/f108"), "");
+  BOOST_CHECK_EQUAL(stat_path(d + "/f108-link").st_nlink, 1u);
+  // The rest like rm -r: look up, unlink, in name order.
+  for (int i = 106; i < 200; ++i) {
+    if (i == 108) continue;
+    stat_path(d + "/" + name(i));
+    BOOST_REQUIRE_EQUAL(err_of(::unlink((d + "/" + name(i)).c_str())), 0);
+  }
+  drop_dentries();
+  for (int i = 100; i < 105; ++i) BOOST_CHECK_EQUAL(stat_path(d + "/" + name(i)).st_size, 1);
+  for (int i = 105; i < 200; ++i) BOOST_CHECK_EQUAL(gone(d + "/" + name(i)), "");
+  BOOST_CHECK_EQUAL(stat_path(d + "/f108-link").st_nlink, 1u);
+  const struct stat after = stat_path(d);
+  BOOST_CHECK(after.st_mtim.tv_sec > before.st_mtim.tv_sec ||
+              (after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec > before.st_mtim.tv_nsec));
+  BOOST_CHECK_EQUAL(list_dir(d).size(), 6u);   // f100..f104 and f108-link
+  m.unmount_and_fsck();
+}
+
 // The other half: B's windows must not hide A's changes past B's timeouts.
 BOOST_AUTO_TEST_CASE(lookups_in_name_order_on_b_see_a_changes_within_the_timeouts) {
   TwoMounts m({"--attr-timeout", "0.2", "--entry-timeout", "0.2"});

@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(answers_inside_the_window_only) {
   // A full window (kRun entries) from "b": covers [b, its last name].
   std::vector<std::string> names;
   for (uint32_t i = 0; i < LookupWindows::kRun; ++i) names.push_back("b" + std::to_string(100 + i));
-  w.put(1, "b", run(names), 10 * kSec, 7);
+  w.put(1, "b", run(names), 10 * kSec, 7, 0);
   const int64_t t = 10 * kSec + kSec / 4;
   auto hit = w.find(1, "b100", t, 7);
   BOOST_REQUIRE(hit);
@@ -76,11 +76,11 @@ BOOST_AUTO_TEST_CASE(answers_inside_the_window_only) {
 
 BOOST_AUTO_TEST_CASE(a_short_window_covers_everything_after_its_start) {
   LookupWindows w(kSec, kSec);
-  w.put(1, "m", run({"m", "n"}), 10 * kSec, 0);
+  w.put(1, "m", run({"m", "n"}), 10 * kSec, 0, 0);
   auto after = w.find(1, "zzz", 10 * kSec + 1, 0);
   BOOST_REQUIRE(after);
   BOOST_TEST(!after->attr);
-  w.put(2, "q", {}, 10 * kSec, 0);   // nothing from "q" on
+  w.put(2, "q", {}, 10 * kSec, 0, 0);   // nothing from "q" on
   auto none = w.find(2, "r", 10 * kSec + 1, 0);
   BOOST_REQUIRE(none);
   BOOST_TEST(!none->attr);
@@ -88,19 +88,55 @@ BOOST_AUTO_TEST_CASE(a_short_window_covers_everything_after_its_start) {
 
 BOOST_AUTO_TEST_CASE(never_after_a_write_here_or_past_a_timeout) {
   LookupWindows w(kSec, 2 * kSec);
-  w.put(1, "a", run({"a", "b"}), 10 * kSec, 5);
+  w.put(1, "a", run({"a", "b"}), 10 * kSec, 5, 0);
   BOOST_TEST(!w.find(1, "a", 10 * kSec + 1, 6));   // a write completed since: dropped
   BOOST_TEST(!w.find(1, "a", 10 * kSec + 1, 5));   // and not back
-  w.put(1, "a", run({"a", "b"}), 10 * kSec, 5);
+  w.put(1, "a", run({"a", "b"}), 10 * kSec, 5, 0);
   BOOST_TEST(!w.find(1, "a", 11 * kSec, 5));       // entry timeout (the shorter) reached
   LookupWindows attr_short(2 * kSec, kSec);
-  attr_short.put(1, "a", run({"a"}), 10 * kSec, 0);
+  attr_short.put(1, "a", run({"a"}), 10 * kSec, 0, 0);
   BOOST_TEST(!attr_short.find(1, "a", 11 * kSec, 0));   // attribute timeout reached
 }
 
 BOOST_AUTO_TEST_CASE(a_zero_timeout_turns_it_off) {
   LookupWindows w(0, kSec);
   for (const char* n : {"a", "b", "c", "d"}) BOOST_TEST(!w.want_window(1, n, 0));
-  w.put(1, "a", run({"a"}), 10 * kSec, 0);
+  w.put(1, "a", run({"a"}), 10 * kSec, 0, 0);
   BOOST_TEST(!w.find(1, "a", 10 * kSec + 1, 0));
+}
+
+// rm -r: this mount's unlinks are applied to the windows instead of
+// dropping them; a window holding the unlinked inode under another name or
+// the parent directory is dropped; one asked for before an unlink is not kept.
+BOOST_AUTO_TEST_CASE(own_unlinks_are_applied_not_thrown_away) {
+  LookupWindows w(kSec, kSec);
+  const int64_t t = 10 * kSec;
+  w.put(1, "a", run({"a", "b", "c"}), t, 0, w.removals());   // inos 100, 101, 102; to the end
+  w.removed(1, "a", 100);
+  auto h = w.find(1, "a", t + 1, 0);
+  BOOST_REQUIRE(h);
+  BOOST_TEST(!h->attr);                   // unlinked here: absent at once
+  h = w.find(1, "b", t + 1, 0);
+  BOOST_REQUIRE(h);
+  BOOST_REQUIRE(h->attr);
+  BOOST_TEST(h->attr->ino == 101u);       // the rest of the window still answers
+
+  // Another link of an unlinked inode (its nlink changed): that window goes.
+  w.put(2, "x", run({"x", "y"}), t, 0, w.removals());       // inos 100, 101
+  w.removed(1, "b", 101);
+  BOOST_TEST(!w.find(2, "x", t + 1, 0));
+  BOOST_TEST(w.find(1, "c", t + 1, 0).has_value());
+
+  // The directory the unlink changed, as an entry of its parent's window.
+  std::vector<Entry> parent_run = run({"d1"});
+  parent_run[0].attr.ino = 7;
+  w.put(3, "d1", parent_run, t, 0, w.removals());
+  w.removed(7, "f", 555);
+  BOOST_TEST(!w.find(3, "d1", t + 1, 0));
+
+  // Asked for before an unlink completed: may hold the name; not kept.
+  const uint64_t before = w.removals();
+  w.removed(4, "old", 900);
+  w.put(4, "a", run({"a", "old"}), t, 0, before);
+  BOOST_TEST(!w.find(4, "a", t + 1, 0));
 }

@@ -29,7 +29,10 @@ Vfs::Vfs(caf::actor_system& sys, VfsConfig cfg, caf::actor meta, StoreWorkers wo
       windows_(cfg_.meta_writes ? static_cast<int64_t>(cfg_.entry_timeout * 1e9) : 0,
                static_cast<int64_t>(cfg_.attr_timeout * 1e9)) {}
 
-Vfs::~Vfs() = default;
+Vfs::~Vfs() {
+  // shutdown() stops it after draining; this covers a Vfs destroyed without it.
+  caf::anon_send_exit(purger_, caf::exit_reason::user_shutdown);
+}
 
 // ---- names -------------------------------------------------------------------
 

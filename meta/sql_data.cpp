@@ -9,6 +9,11 @@
 
 namespace s3l::meta {
 namespace {
+// Binds keys[i] to $(i+1).
+Query& bind_keys(Query& q, const std::vector<int64_t>& keys) {
+  for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
+  return q;
+}
 
 constexpr uint64_t kMaxFileSize = static_cast<uint64_t>(INT64_MAX);
 
@@ -73,17 +78,13 @@ void SqlMeta::release_slices(const std::string& set, int64_t key, int64_t now) {
 void SqlMeta::release_slices(const std::string& set, const std::vector<int64_t>& keys, int64_t now) {
   const std::string blocks_of_set = "SELECT sb.block_id FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ")";
   const int at_now = static_cast<int>(keys.size()) + 1;   // `now` follows the set's parameters
-  auto bind_keys = [&](Query& q) -> Query& {
-    for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
-    return q;
-  };
   // One reference per slice_blocks row, and the rows go in the same
   // transaction: a reference can never be dropped twice.
   {
     Query q(*conn_, "UPDATE blocks SET refs = refs - c.n FROM (SELECT sb.block_id, COUNT(*) AS n "
                     "FROM slice_blocks sb WHERE sb.slice_id IN (" + set + ") GROUP BY sb.block_id) AS c "
                     "WHERE blocks.id = c.block_id");
-    bind_keys(q).later();
+    bind_keys(q, keys).later();
   }
   // Queued (Query::later): they run in this order, before anything the
   // transaction reads next, and share one round trip.
@@ -91,13 +92,13 @@ void SqlMeta::release_slices(const std::string& set, const std::vector<int64_t>&
     Query q(*conn_, "INSERT INTO dead_blocks (block_id, slice_id, idx, size, since) "
                     "SELECT id, slice_id, idx, size, CAST($" + std::to_string(at_now) + " AS BIGINT) FROM blocks "
                     "WHERE refs <= 0 AND id IN (" + blocks_of_set + ") ON CONFLICT (block_id) DO NOTHING");
-    bind_keys(q).bind(at_now, now).later();
+    bind_keys(q, keys).bind(at_now, now).later();
   }
   for (const std::string& sql : {"DELETE FROM blocks WHERE refs <= 0 AND id IN (" + blocks_of_set + ")",
                                  "DELETE FROM slice_blocks WHERE slice_id IN (" + set + ")",
                                  "DELETE FROM slices WHERE id IN (" + set + ")"}) {
     Query q(*conn_, sql);
-    bind_keys(q).later();
+    bind_keys(q, keys).later();
   }
 }
 
@@ -393,8 +394,7 @@ void SqlMeta::purge_in_tx(const std::vector<uint64_t>& inos, int64_t now) {
   };
   auto each = [&](const std::string& sql, const std::vector<int64_t>& keys) {
     Query q(*conn_, sql);
-    for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
-    q.later();
+    bind_keys(q, keys).later();
   };
   for (size_t from = 0; from < inos.size(); from += kPurgeBatch) {
     std::vector<uint64_t> asked(inos.begin() + from, inos.begin() + std::min(inos.size(), from + kPurgeBatch));
@@ -403,8 +403,7 @@ void SqlMeta::purge_in_tx(const std::vector<uint64_t>& inos, int64_t now) {
     {
       std::vector<uint64_t> found;
       Query q(*conn_, "SELECT ino, nlink, mode, size FROM inodes WHERE ino IN (" + list + ")");
-      const auto keys = keys_of(asked);
-      for (size_t i = 0; i < keys.size(); ++i) q.bind(static_cast<int>(i) + 1, keys[i]);
+      bind_keys(q, keys_of(asked));
       while (q.next()) {
         const uint64_t ino = q.u64(0);
         found.push_back(ino);

@@ -67,11 +67,16 @@ void LookupWindows::put(uint64_t dir, const std::string& from, std::vector<meta:
   d.writes = writes;
 }
 
-void LookupWindows::removed(uint64_t dir, const std::string& name, uint64_t ino) {
+void LookupWindows::removed(uint64_t dir, const std::string& name, uint64_t ino, int64_t now_ns) {
   std::lock_guard<std::mutex> lk(mu_);
   ++removals_;
   for (auto& [at, d] : dirs_) {
     if (!d.has_window) continue;
+    if (d.asked_ns + std::min(entry_ttl_ns_, attr_ttl_ns_) <= now_ns) {   // expired: not worth a scan
+      d.has_window = false;
+      d.entries = {};
+      continue;
+    }
     if (at == dir)
       d.entries.erase(std::remove_if(d.entries.begin(), d.entries.end(),
                                      [&](const meta::Entry& e) { return e.name == name; }),

@@ -68,7 +68,8 @@ class LookupWindows {
   void put(uint64_t dir, const std::string& from, std::vector<meta::Entry> run, int64_t asked_ns,
            uint64_t writes, uint64_t removals);
   // This mount's unlink of `name` (inode `ino`) in `dir` has committed.
-  void removed(uint64_t dir, const std::string& name, uint64_t ino);
+  // Runs on every unlink: expired windows are dropped rather than scanned.
+  void removed(uint64_t dir, const std::string& name, uint64_t ino, int64_t now_ns);
   // How many removed() calls so far: sampled before asking for a window.
   uint64_t removals();
   void clear();

@@ -320,7 +320,7 @@ void Vfs::note_unlink(const Result<meta::UnlinkResult>& r, uint64_t parent, cons
   // The meta actors do not count unlinks as writes (meta_actor.cpp): the
   // windows learn of them here. After an error that may have half happened
   // (a lost connection), forget them all.
-  if (r.ok()) windows_.removed(parent, name, r->ino);
+  if (r.ok()) windows_.removed(parent, name, r->ino, mono_ns());
   else if (r.err() != ENOENT && r.err() != EISDIR && r.err() != ENOTDIR) windows_.clear();
   if (r.ok() && r->nlink == 0) became_orphan(r->ino);
 }

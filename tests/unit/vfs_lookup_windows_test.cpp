@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(own_unlinks_are_applied_not_thrown_away) {
   LookupWindows w(kSec, kSec);
   const int64_t t = 10 * kSec;
   w.put(1, "a", run({"a", "b", "c"}), t, 0, w.removals());   // inos 100, 101, 102; to the end
-  w.removed(1, "a", 100);
+  w.removed(1, "a", 100, t + 1);
   auto h = w.find(1, "a", t + 1, 0);
   BOOST_REQUIRE(h);
   BOOST_TEST(!h->attr);                   // unlinked here: absent at once
@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(own_unlinks_are_applied_not_thrown_away) {
 
   // Another link of an unlinked inode (its nlink changed): that window goes.
   w.put(2, "x", run({"x", "y"}), t, 0, w.removals());       // inos 100, 101
-  w.removed(1, "b", 101);
+  w.removed(1, "b", 101, t + 1);
   BOOST_TEST(!w.find(2, "x", t + 1, 0));
   BOOST_TEST(w.find(1, "c", t + 1, 0).has_value());
 
@@ -131,12 +131,12 @@ BOOST_AUTO_TEST_CASE(own_unlinks_are_applied_not_thrown_away) {
   std::vector<Entry> parent_run = run({"d1"});
   parent_run[0].attr.ino = 7;
   w.put(3, "d1", parent_run, t, 0, w.removals());
-  w.removed(7, "f", 555);
+  w.removed(7, "f", 555, t + 1);
   BOOST_TEST(!w.find(3, "d1", t + 1, 0));
 
   // Asked for before an unlink completed: may hold the name; not kept.
   const uint64_t before = w.removals();
-  w.removed(4, "old", 900);
+  w.removed(4, "old", 900, t + 1);
   w.put(4, "a", run({"a", "old"}), t, 0, before);
   BOOST_TEST(!w.find(4, "a", t + 1, 0));
 }

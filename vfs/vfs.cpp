@@ -293,14 +293,6 @@ Result<Attr> Vfs::link(uint64_t ino, uint64_t parent, const std::string& name) {
   return r;
 }
 
-Status Vfs::unlink(uint64_t parent, const std::string& name) {
-  const int64_t now = now_ns();
-  auto r = bridge_.call<meta::UnlinkResult>(meta_, kMetaWait, msg::unlink_atom::value, parent,
-                                            name, cfg_.session, now);
-  note_unlink(r, parent, name, now);
-  return r.status;
-}
-
 void Vfs::unlink_async(uint64_t parent, const std::string& name, std::function<void(Status)> done) {
   const int64_t now = now_ns();
   async_begin();

@@ -66,7 +66,6 @@ class Vfs {
   // size_valid: also change the size (truncate) before the other fields.
   Result<meta::Attr> setattr(uint64_t ino, const meta::SetAttr& a, bool size_valid, uint64_t size);
   Result<meta::Attr> link(uint64_t ino, uint64_t parent, const std::string& name);
-  Status unlink(uint64_t parent, const std::string& name);
   Status rmdir(uint64_t parent, const std::string& name);
   Status rename(uint64_t parent, const std::string& name, uint64_t new_parent,
                 const std::string& new_name, uint32_t flags);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <deque>
 #include <vector>
 
 #include "actors/bridge.hpp"
@@ -13,7 +14,7 @@ namespace s3l {
 namespace {
 
 struct purger_state {
-  std::vector<uint64_t> queue;
+  std::deque<uint64_t> queue;   // taken from the front a batch at a time, up to max_queued long
   bool busy = false;         // a batch is with the meta service
   bool timer = false;        // a flush tick is scheduled
   bool warned_full = false;

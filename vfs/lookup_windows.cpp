@@ -9,6 +9,11 @@ constexpr size_t kMaxDirs = 1024;   // x kRun entries: ~10 MiB at most
 constexpr int kAscendingBeforeWindow = 3;   // random order: 1 chance in 24
 }  // namespace
 
+void LookupWindows::drop(Dir& d) {
+  d.has_window = false;
+  d.entries = {};
+}
+
 LookupWindows::Dir& LookupWindows::dir_state(uint64_t dir) {
   if (dirs_.size() >= kMaxDirs && !dirs_.count(dir)) dirs_.clear();
   return dirs_[dir];
@@ -23,8 +28,7 @@ std::optional<LookupWindows::Hit> LookupWindows::find(uint64_t dir, const std::s
   Dir& d = it->second;
   const int64_t entry_left = d.asked_ns + entry_ttl_ns_ - now_ns, attr_left = d.asked_ns + attr_ttl_ns_ - now_ns;
   if (d.writes != writes || entry_left <= 0 || attr_left <= 0) {   // this mount wrote, or too old
-    d.has_window = false;
-    d.entries = {};
+    drop(d);
     return std::nullopt;
   }
   if (name < d.from || (!d.to_end && name > d.entries.back().name)) return std::nullopt;
@@ -73,8 +77,7 @@ void LookupWindows::removed(uint64_t dir, const std::string& name, uint64_t ino,
   for (auto& [at, d] : dirs_) {
     if (!d.has_window) continue;
     if (d.asked_ns + std::min(entry_ttl_ns_, attr_ttl_ns_) <= now_ns) {   // expired: not worth a scan
-      d.has_window = false;
-      d.entries = {};
+      drop(d);
       continue;
     }
     if (at == dir)
@@ -84,10 +87,7 @@ void LookupWindows::removed(uint64_t dir, const std::string& name, uint64_t ino,
     bool stale = false;
     for (const meta::Entry& e : d.entries) stale = stale || e.attr.ino == ino || e.attr.ino == dir;
     // An emptied window that ended at its last entry no longer says where it ends.
-    if (stale || (d.entries.empty() && !d.to_end)) {
-      d.has_window = false;
-      d.entries = {};
-    }
+    if (stale || (d.entries.empty() && !d.to_end)) drop(d);
   }
 }
 

@@ -87,6 +87,7 @@ class LookupWindows {
     uint64_t writes = 0;
   };
   Dir& dir_state(uint64_t dir);
+  static void drop(Dir& d);   // forgets d's window
 
   const int64_t entry_ttl_ns_;
   const int64_t attr_ttl_ns_;
